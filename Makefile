@@ -1,0 +1,110 @@
+# khoboot: one entry point.
+#   make          build everything for x86-64 (host core + khotool, EFI app, test kernel)
+#   make test     every test suite; ends with "N passed, N failed"
+#   make demo     the boot chain in QEMU with the defaults
+#   make bench    benchmarks (figures printed, never asserted)
+#   make fuzz     libFuzzer targets for FUZZ_SECONDS each
+#   make install DESTDIR=...
+# Each part of the tree contributes a build.mk fragment; this file only
+# holds the shared flags and the top-level targets.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+BUILD := build
+HOST := $(BUILD)/host
+ASAN := $(BUILD)/asan
+
+DEPS_STAMP := $(BUILD)/.deps-ok
+$(DEPS_STAMP): scripts/install-deps
+	@scripts/install-deps
+	@mkdir -p $(BUILD) && touch $@
+
+HOST_CXX ?= g++
+HOST_CC ?= gcc
+WARN := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
+# The core is freestanding C++: no exceptions, no RTTI, no heap.
+CORE_FLAGS := -std=c++20 $(WARN) -fno-exceptions -fno-rtti -I.
+HOST_OPT := -O2 -g
+ASAN_OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+CORE_SRCS := $(wildcard loader/*.cpp)
+HOST_CORE_OBJS := $(CORE_SRCS:%.cpp=$(HOST)/%.o)
+ASAN_CORE_OBJS := $(CORE_SRCS:%.cpp=$(ASAN)/%.o)
+CORE_HDRS := $(wildcard abi/*.h loader/*.h)
+
+$(HOST)/%.o: %.cpp $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(HOST_CXX) $(CORE_FLAGS) $(HOST_OPT) -c $< -o $@
+$(ASAN)/%.o: %.cpp $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(HOST_CXX) $(CORE_FLAGS) $(ASAN_OPT) -c $< -o $@
+
+$(HOST)/libkhocore.a: $(HOST_CORE_OBJS)
+	@rm -f $@; ar rcs $@ $^
+$(ASAN)/libkhocore.a: $(ASAN_CORE_OBJS)
+	@rm -f $@; ar rcs $@ $^
+
+# --- khotool (host CLI) -----------------------------------------------------
+TOOL_SRCS := $(wildcard loader/tools/*.cpp)
+TOOL_HDRS := $(wildcard loader/tools/*.h)
+$(HOST)/khotool: $(TOOL_SRCS:%.cpp=$(HOST)/%.o) $(HOST)/libkhocore.a
+	$(HOST_CXX) $(HOST_OPT) -o $@ $^ -lfdt
+$(HOST)/loader/tools/%.o: loader/tools/%.cpp $(CORE_HDRS) $(TOOL_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(HOST_CXX) -std=c++20 $(WARN) -I. $(HOST_OPT) -c $< -o $@
+
+# --- host tests (GoogleTest) -----------------------------------------------
+TEST_SRCS := $(wildcard loader/tests/*.cpp)
+TEST_HDRS := $(wildcard loader/tests/*.h)
+TEST_FLAGS := -std=c++20 $(WARN) -I.
+$(HOST)/loader/tests/%.o: loader/tests/%.cpp $(CORE_HDRS) $(TEST_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(HOST_CXX) $(TEST_FLAGS) $(HOST_OPT) -c $< -o $@
+$(ASAN)/loader/tests/%.o: loader/tests/%.cpp $(CORE_HDRS) $(TEST_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(HOST_CXX) $(TEST_FLAGS) $(ASAN_OPT) -c $< -o $@
+$(HOST)/unit_tests: $(TEST_SRCS:%.cpp=$(HOST)/%.o) $(HOST)/libkhocore.a
+	$(HOST_CXX) $(HOST_OPT) -o $@ $^ -lgtest -lgtest_main -lfdt -pthread
+$(ASAN)/unit_tests: $(TEST_SRCS:%.cpp=$(ASAN)/%.o) $(ASAN)/libkhocore.a
+	$(HOST_CXX) $(ASAN_OPT) -o $@ $^ -lgtest -lgtest_main -lfdt -pthread
+
+# --- benchmarks ---------------------------------------------------------------
+BENCH_SRCS := $(wildcard loader/bench/*.cpp)
+$(HOST)/loader/bench/%.o: loader/bench/%.cpp $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(HOST_CXX) -std=c++20 $(WARN) -I. -O2 -g -c $< -o $@
+$(HOST)/bench: $(BENCH_SRCS:%.cpp=$(HOST)/%.o) $(HOST)/libkhocore.a
+	$(HOST_CXX) -O2 -o $@ $^ -lfdt -pthread
+
+HOST_TARGETS := $(HOST)/libkhocore.a $(HOST)/khotool
+ALL_TARGETS := $(HOST_TARGETS)
+
+# Parts that build for the firmware and the guest add to ALL_TARGETS and
+# TEST_SUITES (see scripts/run-tests).
+-include efi/build.mk
+-include test_kernel/build.mk
+-include loader/fuzz/build.mk
+
+.PHONY: all host test unit-tests demo bench fuzz install clean deps
+all: $(ALL_TARGETS)
+host: $(HOST_TARGETS)
+deps: $(DEPS_STAMP)
+
+unit-tests: $(HOST)/unit_tests $(ASAN)/unit_tests
+
+test: all unit-tests
+	@scripts/run-tests
+
+bench: $(HOST)/bench
+	@$(HOST)/bench
+
+demo: all
+	@scripts/demo
+
+install: all
+	@test -n "$(DESTDIR)" || { echo "make install: set DESTDIR" >&2; exit 2; }
+	install -D -m 0644 $(BUILD)/x86_64/khoboot.efi $(DESTDIR)/EFI/BOOT/BOOTX64.EFI
+	install -D -m 0755 $(HOST)/khotool $(DESTDIR)/usr/bin/khotool
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,64 @@
+// khoboot's own handover descriptor: how a previous stage (Linux + the
+// export tool, test_kernel in producer mode, khotool synth) tells the
+// loader where its KHO state is. Stored as a non-volatile UEFI variable
+// "KhoHandover" under kVendorGuid, deleted by the loader before it boots
+// so that it is never used twice. All fields little-endian.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include "kho_scratch.h"
+
+namespace kho::abi::descriptor {
+
+// {5b0bc4a2-8c1d-4e5f-9a3b-6b686f626f6f}
+struct Guid {
+    uint32_t data1;
+    uint16_t data2;
+    uint16_t data3;
+    uint8_t data4[8];
+};
+inline constexpr Guid kVendorGuid = {0x5b0bc4a2, 0x8c1d, 0x4e5f,
+                                     {0x9a, 0x3b, 0x6b, 0x68, 0x6f, 0x62, 0x6f, 0x6f}};
+inline constexpr const char kVariableName[] = "KhoHandover";
+
+inline constexpr uint64_t kMagic = 0x4353454442484f4bull;  // "KHOBDESC"
+inline constexpr uint32_t kVersion = 1;
+inline constexpr uint32_t kMaxScratch = 64;
+
+enum Flags : uint32_t {
+    // The FDT is multikernel-v1: hand it over with scratch 0/0.
+    kFlagMultikernel = 1u << 0,
+    // fdt_crc32 holds the CRC-32 of the fdt_size bytes at fdt_addr; a
+    // mismatch means the RAM no longer holds the state (cold power cycle,
+    // firmware overwrite).
+    kFlagFdtCrc = 1u << 1,
+    // manifest_addr/size name an integrity manifest (per-range digests).
+    kFlagManifest = 1u << 2,
+};
+inline constexpr uint32_t kKnownFlags = kFlagMultikernel | kFlagFdtCrc | kFlagManifest;
+
+struct Header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t header_size;    // sizeof(Header) for version 1
+    uint32_t total_size;     // header + scratch_count * 16
+    uint32_t checksum;       // CRC-32 of total_size bytes, this field as 0
+    uint32_t flags;
+    uint32_t scratch_count;
+    uint64_t fdt_addr;
+    uint64_t fdt_size;       // 4096
+    uint32_t fdt_crc32;
+    uint32_t reserved;       // 0
+    uint64_t manifest_addr;
+    uint64_t manifest_size;
+    // followed by KhoScratch scratch[scratch_count]
+};
+static_assert(sizeof(Header) == 72);
+static_assert(offsetof(Header, checksum) == 20);
+static_assert(offsetof(Header, fdt_addr) == 32);
+static_assert(offsetof(Header, fdt_crc32) == 48);
+static_assert(offsetof(Header, manifest_addr) == 56);
+
+inline constexpr size_t kMaxSize = sizeof(Header) + kMaxScratch * sizeof(KhoScratch);
+
+}  // namespace kho::abi::descriptor

@@ -1,0 +1,12 @@
+// CRC-32 (IEEE 802.3, reflected 0xEDB88320), the checksum of the handover
+// descriptor and of the FDT page it names. Slicing-by-8 so integrity checks
+// of preserved memory run at memory speed rather than a byte at a time.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+namespace kho {
+
+uint32_t crc32(const void* data, size_t len, uint32_t crc = 0);
+
+}  // namespace kho

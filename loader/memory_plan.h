@@ -1,0 +1,57 @@
+// The memory plan: from the firmware memory map, the protected set and the
+// scratch regions, compute what to allocate at which address (as few
+// AllocatePages(AllocateAddress) calls as possible), what conflicts with
+// memory the firmware owns, where preserved memory overlaps scratch, and
+// which parts of scratch are free for the kernel, initrd and boot data.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include "../abi/efi_memory.h"
+#include "range_set.h"
+#include "status.h"
+
+namespace kho {
+
+// A view of a firmware memory map: `count` descriptors `stride` bytes apart.
+struct FirmwareMemoryMap {
+    const uint8_t* base;
+    size_t count;
+    size_t stride;  // DescriptorSize, >= sizeof(abi::efi::MemoryDescriptor)
+    const abi::efi::MemoryDescriptor& at(size_t i) const {
+        return *reinterpret_cast<const abi::efi::MemoryDescriptor*>(base + i * stride);
+    }
+};
+
+// True for the types Linux turns into usable RAM (x86 stub setup_e820(),
+// arm64 efi-init.c is_usable_memory()).
+bool efi_type_is_ram(uint32_t type);
+
+// Builds sorted, coalesced sets from a firmware map: `ram` (types Linux
+// treats as RAM) and `free_memory` (EfiConventionalMemory only).
+Status firmware_ram(const FirmwareMemoryMap& map, RangeSet& ram, RangeSet& free_memory);
+
+struct Conflict {
+    Range range;
+    uint32_t owner;  // EFI memory type, or kNotInMap
+    static constexpr uint32_t kNotInMap = 0xffffffff;
+};
+
+struct MemoryPlan {
+    // Storage is the caller's: each RangeSet is constructed over its buffers.
+    RangeSet* allocate;      // protected ranges to AllocatePages at address
+    RangeSet* scratch_free;  // free scratch, for kernel/initrd/boot data
+    RangeSet* overlaps;      // protected ∩ scratch (must be empty)
+    Conflict* conflicts;     // protected ranges firmware owns or not RAM
+    size_t conflict_capacity;
+    size_t conflict_count = 0;       // may exceed capacity: only the first are kept
+    Range bad_scratch{0, 0};         // first scratch range that is not RAM
+};
+
+// `protect` and `scratch` must be normalized. Fails only on Err::Capacity;
+// conflicts, overlaps and bad scratch are reported in `plan` for the caller
+// to turn into its policy (cold boot or halt).
+Status make_memory_plan(const FirmwareMemoryMap& map, const RangeSet& protect,
+                        const RangeSet& scratch, Range* work, size_t work_capacity,
+                        MemoryPlan& plan);
+
+}  // namespace kho

@@ -1,0 +1,40 @@
+// Everything a KHO boot must keep intact, gathered in one place: the
+// preserved blocks and map metadata (from the decoders), the root FDT
+// page, every sub-blob, and the scratch table when it lives at a given
+// address. kho-abi.md section 0, items 3-5.
+#pragma once
+#include <stdint.h>
+#include "../abi/kho_scratch.h"
+#include "kho_fdt_reader.h"
+#include "kho_v1_map.h"
+#include "page_set.h"
+#include "phys_mem.h"
+#include "preserved_memory.h"
+#include "range_set.h"
+
+namespace kho {
+
+struct ProtectOptions {
+    V1BitmapMode v1_bitmaps = V1BitmapMode::Auto;
+    // Physical address and byte size of a scratch table to keep; 0 when the
+    // loader builds its own table from inline regions.
+    uint64_t scratch_table_addr = 0;
+    uint64_t scratch_table_size = 0;
+};
+
+struct ProtectStats {
+    uint64_t blocks = 0;          // preserved blocks as encoded
+    uint64_t metadata_pages = 0;  // chunks/bitmaps/nodes/leaves
+    uint64_t map_pages = 0;       // radix nodes or v1 chunks
+    uint64_t leaf_pages = 0;      // radix leaves or v1 bitmaps
+    abi::v1::BitmapLayout v1_layout = abi::v1::BitmapLayout::Page;
+};
+
+// Decodes the state's map into `sink` (which normally feeds `protect`) and
+// adds the root FDT, sub-blobs and scratch table to `protect`. `protect`
+// comes out normalized and page-rounded.
+Status collect_protected(const PhysMem& mem, const KhoState& state, const ProtectOptions& options,
+                         PageSet& visited, PreservedMemorySink& sink, RangeSet& protect,
+                         ProtectStats* stats);
+
+}  // namespace kho

@@ -1,0 +1,67 @@
+// RangeSet: sorted, coalesced, half-open physical ranges in caller-owned
+// storage (no heap in loader/). The currency of the memory planner.
+//
+// add() is O(1) when ranges arrive in ascending order (what the map
+// decoders produce within one page order) and merely appends otherwise;
+// normalize() then sorts and coalesces once. Queries need a normalized set.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include "status.h"
+
+namespace kho {
+
+struct Range {
+    uint64_t start;
+    uint64_t end;  // exclusive
+    uint64_t size() const { return end - start; }
+    bool empty() const { return end <= start; }
+    bool overlaps(const Range& o) const { return start < o.end && o.start < end; }
+    bool contains(const Range& o) const { return start <= o.start && o.end <= end; }
+};
+
+class RangeSet {
+public:
+    RangeSet(Range* storage, size_t capacity) : r_(storage), cap_(capacity) {}
+
+    // Adds [start, end). Fails with Err::Capacity when storage is full.
+    Status add(uint64_t start, uint64_t end);
+    Status add(const Range& r) { return add(r.start, r.end); }
+    Status add_all(const RangeSet& other);
+
+    // Sorts and coalesces (touching ranges merge). Idempotent.
+    void normalize();
+    bool normalized() const { return sorted_; }
+
+    void clear() { n_ = 0; sorted_ = true; }
+    size_t size() const { return n_; }
+    size_t capacity() const { return cap_; }
+    const Range& operator[](size_t i) const { return r_[i]; }
+    const Range* begin() const { return r_; }
+    const Range* end() const { return r_ + n_; }
+    uint64_t total_bytes() const;
+
+    // Queries on a normalized set.
+    bool contains(uint64_t start, uint64_t end) const;
+    bool intersects(uint64_t start, uint64_t end) const;
+    // Index of the first range with end > addr (n_ if none).
+    size_t lower_bound(uint64_t addr) const;
+
+    // out = this - other; out = this & other (both normalized; out is
+    // cleared first and comes out normalized).
+    Status subtract(const RangeSet& other, RangeSet& out) const;
+    Status intersect(const RangeSet& other, RangeSet& out) const;
+
+private:
+    Range* r_;
+    size_t cap_;
+    size_t n_ = 0;
+    bool sorted_ = true;
+};
+
+// Rounds a byte range outward to whole pages.
+inline Range page_round_out(uint64_t start, uint64_t end, uint64_t page = 4096) {
+    return Range{start & ~(page - 1), (end + page - 1) & ~(page - 1)};
+}
+
+}  // namespace kho
