@@ -1,0 +1,125 @@
+#include "memory_plan.h"
+
+namespace kho {
+namespace {
+
+using namespace abi::efi;
+
+// Calls fn(gap) for every part of r not covered by the normalized set s.
+template <typename Fn>
+Status for_each_gap(const RangeSet& s, const Range& r, Fn fn) {
+    uint64_t cur = r.start;
+    for (size_t i = s.lower_bound(r.start); i < s.size() && s[i].start < r.end; ++i) {
+        if (s[i].start > cur) KHO_TRY(fn(Range{cur, s[i].start}));
+        if (s[i].end > cur) cur = s[i].end;
+    }
+    if (cur < r.end) KHO_TRY(fn(Range{cur, r.end}));
+    return Status::ok();
+}
+
+// Names who owns each part of `gap` (memory the firmware did not list as
+// free), in address order: each descriptor it touches, and the holes no
+// descriptor covers. Firmware maps need not be sorted, hence the scans;
+// conflicts are rare and capped, so this stays cheap.
+void record_owners(const FirmwareMemoryMap& map, const Range& gap, MemoryPlan& plan) {
+    auto push = [&](Range r, uint32_t owner) {
+        if (plan.conflict_count < plan.conflict_capacity)
+            plan.conflicts[plan.conflict_count] = Conflict{r, owner};
+        ++plan.conflict_count;
+    };
+    uint64_t cur = gap.start;
+    while (cur < gap.end) {
+        uint64_t next_start = gap.end;
+        bool found = false;
+        for (size_t i = 0; i < map.count; ++i) {
+            const MemoryDescriptor& d = map.at(i);
+            uint64_t s = d.physical_start, e = s + d.number_of_pages * kPageSize;
+            if (s <= cur && cur < e) {
+                uint64_t hi = e < gap.end ? e : gap.end;
+                push(Range{cur, hi}, d.type);
+                cur = hi;
+                found = true;
+                break;
+            }
+            if (s > cur && s < next_start) next_start = s;
+        }
+        if (!found) {
+            push(Range{cur, next_start}, Conflict::kNotInMap);
+            cur = next_start;
+        }
+    }
+}
+
+}  // namespace
+
+bool efi_type_is_ram(uint32_t type) {
+    switch (type) {
+    case kLoaderCode:
+    case kLoaderData:
+    case kBootServicesCode:
+    case kBootServicesData:
+    case kConventionalMemory:
+        return true;
+    default:
+        return false;
+    }
+}
+
+Status firmware_ram(const FirmwareMemoryMap& map, RangeSet& ram, RangeSet& free_memory) {
+    ram.clear();
+    free_memory.clear();
+    for (size_t i = 0; i < map.count; ++i) {
+        const MemoryDescriptor& d = map.at(i);
+        uint64_t start = d.physical_start;
+        uint64_t bytes = d.number_of_pages * kPageSize;
+        if ((start & (kPageSize - 1)) || d.number_of_pages > (~0ull >> 12) || start + bytes < start)
+            return Status::error(Err::Io, "memory map descriptor %zu (0x%llx, %llu pages) is malformed",
+                                 i, (unsigned long long)start,
+                                 (unsigned long long)d.number_of_pages);
+        if (efi_type_is_ram(d.type)) KHO_TRY(ram.add(start, start + bytes));
+        if (d.type == kConventionalMemory) KHO_TRY(free_memory.add(start, start + bytes));
+    }
+    ram.normalize();
+    free_memory.normalize();
+    return Status::ok();
+}
+
+Status make_memory_plan(const FirmwareMemoryMap& map, const RangeSet& protect,
+                        const RangeSet& scratch, Range* work, size_t work_capacity,
+                        MemoryPlan& plan) {
+    RangeSet free_memory(work, work_capacity / 2);
+    RangeSet ram(work + work_capacity / 2, work_capacity - work_capacity / 2);
+    KHO_TRY(firmware_ram(map, ram, free_memory));
+
+    // What we can take: protected ranges the firmware lists as free.
+    KHO_TRY(protect.intersect(free_memory, *plan.allocate));
+
+    // What we cannot: every protected byte outside free memory.
+    plan.conflict_count = 0;
+    for (const Range& r : protect)
+        KHO_TRY(for_each_gap(free_memory, r, [&](Range gap) {
+            record_owners(map, gap, plan);
+            return Status::ok();
+        }));
+
+    // Preserved memory inside scratch would be handed to the next kernel's
+    // early allocator (producers guarantee disjointness from 6.17.9/6.18).
+    KHO_TRY(protect.intersect(scratch, *plan.overlaps));
+
+    // Scratch must be RAM the next kernel can allocate from.
+    plan.bad_scratch = Range{0, 0};
+    for (const Range& r : scratch) {
+        KHO_TRY(for_each_gap(ram, r, [&](Range gap) {
+            if (plan.bad_scratch.empty()) plan.bad_scratch = gap;
+            return Status::ok();
+        }));
+    }
+
+    // Free scratch: scratch ∩ free − protect. `ram` is done; reuse its storage.
+    RangeSet tmp(work + work_capacity / 2, work_capacity - work_capacity / 2);
+    KHO_TRY(scratch.intersect(free_memory, tmp));
+    KHO_TRY(tmp.subtract(protect, *plan.scratch_free));
+    return Status::ok();
+}
+
+}  // namespace kho

@@ -1,0 +1,145 @@
+#include "range_set.h"
+
+namespace kho {
+namespace {
+
+// In-place heapsort by start: no recursion, no allocation, O(n log n)
+// worst case (the EFI build has no std::sort and a bounded stack).
+void sift_down(Range* a, size_t root, size_t n) {
+    for (;;) {
+        size_t child = 2 * root + 1;
+        if (child >= n) return;
+        if (child + 1 < n && a[child].start < a[child + 1].start) ++child;
+        if (!(a[root].start < a[child].start)) return;
+        Range t = a[root];
+        a[root] = a[child];
+        a[child] = t;
+        root = child;
+    }
+}
+
+void heap_sort(Range* a, size_t n) {
+    if (n < 2) return;
+    for (size_t i = n / 2; i-- > 0;) sift_down(a, i, n);
+    for (size_t end = n - 1; end > 0; --end) {
+        Range t = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        sift_down(a, 0, end);
+    }
+}
+
+}  // namespace
+
+Status RangeSet::add(uint64_t start, uint64_t end) {
+    if (end <= start) return Status::ok();
+    if (n_ && sorted_) {
+        Range& last = r_[n_ - 1];
+        if (start >= last.start) {
+            if (start <= last.end) {  // touching or overlapping: extend
+                if (end > last.end) last.end = end;
+                return Status::ok();
+            }
+        } else {
+            sorted_ = false;
+        }
+    }
+    if (n_ == cap_) {
+        // A full unsorted set may still shrink once coalesced.
+        if (!sorted_) {
+            normalize();
+            return add(start, end);
+        }
+        return Status::error(Err::Capacity, "range set full (%zu ranges) at 0x%llx-0x%llx", cap_,
+                             (unsigned long long)start, (unsigned long long)end);
+    }
+    r_[n_++] = Range{start, end};
+    return Status::ok();
+}
+
+Status RangeSet::add_all(const RangeSet& other) {
+    for (const Range& r : other) KHO_TRY(add(r));
+    return Status::ok();
+}
+
+void RangeSet::normalize() {
+    if (!sorted_) heap_sort(r_, n_);
+    size_t out = 0;
+    for (size_t i = 0; i < n_; ++i) {
+        if (out && r_[i].start <= r_[out - 1].end) {
+            if (r_[i].end > r_[out - 1].end) r_[out - 1].end = r_[i].end;
+        } else {
+            r_[out++] = r_[i];
+        }
+    }
+    n_ = out;
+    sorted_ = true;
+}
+
+uint64_t RangeSet::total_bytes() const {
+    uint64_t sum = 0;
+    for (const Range& r : *this) sum += r.size();
+    return sum;
+}
+
+size_t RangeSet::lower_bound(uint64_t addr) const {
+    size_t lo = 0, hi = n_;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r_[mid].end <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+bool RangeSet::contains(uint64_t start, uint64_t end) const {
+    if (end <= start) return true;
+    size_t i = lower_bound(start);
+    return i < n_ && r_[i].start <= start && end <= r_[i].end;
+}
+
+bool RangeSet::intersects(uint64_t start, uint64_t end) const {
+    if (end <= start) return false;
+    size_t i = lower_bound(start);
+    return i < n_ && r_[i].start < end;
+}
+
+Status RangeSet::subtract(const RangeSet& other, RangeSet& out) const {
+    out.clear();
+    size_t j = 0;
+    for (const Range& r : *this) {
+        uint64_t cur = r.start;
+        while (j < other.size() && other[j].end <= cur) ++j;
+        size_t k = j;
+        while (cur < r.end) {
+            if (k >= other.size() || other[k].start >= r.end) {
+                KHO_TRY(out.add(cur, r.end));
+                break;
+            }
+            if (other[k].start > cur) KHO_TRY(out.add(cur, other[k].start));
+            if (other[k].end >= r.end) break;
+            cur = other[k].end > cur ? other[k].end : cur;
+            ++k;
+        }
+    }
+    return Status::ok();
+}
+
+Status RangeSet::intersect(const RangeSet& other, RangeSet& out) const {
+    out.clear();
+    size_t i = 0, j = 0;
+    while (i < n_ && j < other.size()) {
+        uint64_t s = r_[i].start > other[j].start ? r_[i].start : other[j].start;
+        uint64_t e = r_[i].end < other[j].end ? r_[i].end : other[j].end;
+        if (s < e) KHO_TRY(out.add(s, e));
+        if (r_[i].end < other[j].end)
+            ++i;
+        else
+            ++j;
+    }
+    return Status::ok();
+}
+
+}  // namespace kho
