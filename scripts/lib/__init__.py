@@ -1,0 +1,1 @@
+"""Python helpers of the khoboot scripts (standard library only)."""

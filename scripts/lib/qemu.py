@@ -1,0 +1,68 @@
+"""QEMU + OVMF launcher for one run of a scenario (TCG only: KVM cannot
+run OVMF on these machines, environment.md).
+
+Machine: q35, one CPU, the pflash pair (CODE read-only, a per-scenario copy
+of VARS that persists across warm resets and across runs), the ESP as a
+vvfat disk, COM1 to a file, the firmware debug console (port 0x402) to a
+second file, isa-debug-exit at 0xf4 so the guest ends QEMU with a status.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .bootchain import OVMF_CODE, Blob
+
+
+@dataclass
+class RunResult:
+    status: int | None      # QEMU exit status, None on timeout
+    seconds: float
+    serial: str
+    cmdline: list[str]
+    stderr: str
+
+
+def command(esp: Path, vars_path: Path, serial_log: Path, debug_log: Path,
+            memory: str, reboot: bool, blobs: list[Blob], extra: list[str]) -> list[str]:
+    cmd = [
+        "qemu-system-x86_64",
+        "-machine", "q35,accel=tcg",
+        "-smp", "1",
+        "-m", memory,
+        "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+        "-drive", f"if=pflash,format=raw,unit=1,file={vars_path}",
+        "-drive", f"format=raw,file=fat:rw:{esp}",
+        "-serial", f"file:{serial_log}",
+        "-debugcon", f"file:{debug_log}", "-global", "isa-debugcon.iobase=0x402",
+        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        "-display", "none",
+        "-net", "none",
+        "-no-user-config",
+    ]
+    if not reboot:
+        cmd.append("-no-reboot")
+    for b in blobs:
+        cmd += ["-device", f"loader,file={b.path},addr={b.addr:#x},force-raw=on"]
+    return cmd + list(extra)
+
+
+def run(cmd: list[str], serial_log: Path, timeout: float) -> RunResult:
+    start = time.monotonic()
+    # Own process group so a timeout kills QEMU and nothing else.
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        status = proc.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        status = None
+    secs = time.monotonic() - start
+    serial = serial_log.read_text(errors="replace") if serial_log.exists() else ""
+    return RunResult(status, secs, serial, cmd, (out or "") + (err or ""))
