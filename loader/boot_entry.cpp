@@ -1,0 +1,401 @@
+// Boot Loader Specification Type #1 parsing. The grammar follows the
+// specification and systemd-boot's reader (src/boot/boot.c, line_get_key_value):
+// one "key value" pair a line, key and value separated by blanks, '#'
+// starts a comment line, repeated `options` lines are joined with a blank.
+#include "boot_entry.h"
+
+#include <string.h>
+
+#include "format.h"
+
+namespace kho {
+
+namespace {
+
+bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+
+// Copies [s, s + n) into dst with a NUL; false when it does not fit.
+bool copy_str(char* dst, size_t cap, const char* s, size_t n) {
+    if (n + 1 > cap) return false;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return true;
+}
+
+bool str_eq(const char* a, size_t an, const char* b) {
+    size_t bn = strlen(b);
+    return an == bn && memcmp(a, b, an) == 0;
+}
+
+// Unsigned number: decimal or 0x hex, optional K/M/G/T suffix (powers of
+// 1024, as the kernel's memparse()). Rejects overflow and trailing junk.
+bool parse_number(const char* s, size_t n, uint64_t* out) {
+    if (n == 0) return false;
+    unsigned base = 10;
+    size_t i = 0;
+    if (n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        i = 2;
+    }
+    uint64_t v = 0;
+    size_t digits = 0;
+    for (; i < n; i++) {
+        char c = s[i];
+        unsigned d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (base == 16 && c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else if (base == 16 && c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        else break;
+        if (v > (UINT64_MAX - d) / base) return false;
+        v = v * base + d;
+        digits++;
+    }
+    if (digits == 0) return false;
+    if (i < n) {
+        unsigned shift;
+        switch (s[i]) {
+        case 'K': case 'k': shift = 10; break;
+        case 'M': case 'm': shift = 20; break;
+        case 'G': case 'g': shift = 30; break;
+        case 'T': case 't': shift = 40; break;
+        default: return false;
+        }
+        if (i + 1 != n) return false;
+        if (v > (UINT64_MAX >> shift)) return false;
+        v <<= shift;
+    }
+    *out = v;
+    return true;
+}
+
+// An ESP path: printable ASCII, no "..", no backslashes (BLS uses '/').
+bool valid_path(const char* s, size_t n) {
+    if (n == 0) return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c < 0x21 || c > 0x7e || c == '\\') return false;
+        if (c == '.' && i + 1 < n && s[i + 1] == '.' && (i == 0 || s[i - 1] == '/') &&
+            (i + 2 == n || s[i + 2] == '/'))
+            return false;
+    }
+    return true;
+}
+
+struct Where {
+    const char* file;
+    unsigned line;
+};
+
+Status bad(const Where& w, const char* what, const char* v, size_t n) {
+    char shown[48];
+    size_t k = n < sizeof(shown) - 1 ? n : sizeof(shown) - 1;
+    memcpy(shown, v, k);
+    shown[k] = '\0';
+    return Status::error(Err::BadEntry, "%s:%u: %s '%s'%s", w.file, w.line, what, shown,
+                         n > k ? "..." : "");
+}
+
+void warn(ConfigWarnings* w, const Where& at, const char* fmt, const char* key, size_t n) {
+    if (!w) return;
+    char k[40];
+    size_t m = n < sizeof(k) - 1 ? n : sizeof(k) - 1;
+    memcpy(k, key, m);
+    k[m] = '\0';
+    char msg[96];
+    format(msg, sizeof(msg), fmt, k);
+    w->warn(at.file, at.line, msg);
+}
+
+// kho-scratch: one or more "addr:size" pairs separated by blanks or commas.
+Status parse_scratch_list(const Where& at, const char* v, size_t n, BootEntry* e) {
+    size_t i = 0;
+    bool any = false;
+    while (i < n) {
+        while (i < n && (is_blank(v[i]) || v[i] == ',')) i++;
+        if (i == n) break;
+        size_t s = i;
+        while (i < n && !is_blank(v[i]) && v[i] != ',') i++;
+        const char* item = v + s;
+        size_t len = i - s;
+        const char* colon = static_cast<const char*>(memchr(item, ':', len));
+        uint64_t addr, size;
+        if (!colon || !parse_number(item, colon - item, &addr) ||
+            !parse_number(colon + 1, len - (colon - item) - 1, &size))
+            return bad(at, "kho-scratch wants addr:size, got", item, len);
+        if (size == 0 || addr + size < addr || (addr & 0xfff) || (size & 0xfff))
+            return bad(at, "kho-scratch region empty, wrapping or not page aligned:", item, len);
+        if (e->kho_scratch_count == BootEntry::kMaxScratch)
+            return bad(at, "too many kho-scratch regions (max 16) at", item, len);
+        e->kho_scratch[e->kho_scratch_count++] = {addr, size};
+        any = true;
+    }
+    if (!any) return bad(at, "kho-scratch is empty", v, n);
+    return Status::ok();
+}
+
+Status append_options(const Where& at, char* dst, const char* v, size_t n) {
+    size_t cur = strlen(dst);
+    size_t need = cur + (cur ? 1 : 0) + n + 1;
+    if (need > BootEntry::kOptionsSize)
+        return bad(at, "options longer than 2047 bytes:", v, n);
+    if (cur) dst[cur++] = ' ';
+    memcpy(dst + cur, v, n);
+    dst[cur + n] = '\0';
+    return Status::ok();
+}
+
+// One key of an entry; shared by entry files and load-option overrides.
+Status apply_entry_key(const Where& at, const char* k, size_t kn, const char* v, size_t vn,
+                       BootEntry* e, ConfigWarnings* warnings) {
+    if (str_eq(k, kn, "title")) {
+        if (!copy_str(e->title, sizeof(e->title), v, vn)) return bad(at, "title too long:", v, vn);
+    } else if (str_eq(k, kn, "linux")) {
+        if (!valid_path(v, vn) || !copy_str(e->linux_path, sizeof(e->linux_path), v, vn))
+            return bad(at, "bad linux path", v, vn);
+    } else if (str_eq(k, kn, "initrd")) {
+        if (e->initrd_count == BootEntry::kMaxInitrds)
+            return bad(at, "too many initrd lines (max 8) at", v, vn);
+        if (!valid_path(v, vn) ||
+            !copy_str(e->initrd[e->initrd_count], BootEntry::kPathSize, v, vn))
+            return bad(at, "bad initrd path", v, vn);
+        e->initrd_count++;
+    } else if (str_eq(k, kn, "options")) {
+        return append_options(at, e->options, v, vn);
+    } else if (str_eq(k, kn, "kho")) {
+        if (str_eq(v, vn, "auto")) e->kho = KhoMode::Auto;
+        else if (str_eq(v, vn, "off")) e->kho = KhoMode::Off;
+        else if (str_eq(v, vn, "required")) e->kho = KhoMode::Required;
+        else return bad(at, "kho must be auto, off or required, not", v, vn);
+    } else if (str_eq(k, kn, "kho-on-error")) {
+        if (str_eq(v, vn, "cold-boot")) e->kho_on_error = KhoOnError::ColdBoot;
+        else if (str_eq(v, vn, "halt")) e->kho_on_error = KhoOnError::Halt;
+        else return bad(at, "kho-on-error must be cold-boot or halt, not", v, vn);
+    } else if (str_eq(k, kn, "kho-fdt")) {
+        uint64_t a;
+        if (!parse_number(v, vn, &a) || a == 0 || (a & 0xfff))
+            return bad(at, "kho-fdt wants a page-aligned address, got", v, vn);
+        e->kho_fdt = a;
+    } else if (str_eq(k, kn, "kho-scratch")) {
+        return parse_scratch_list(at, v, vn, e);
+    } else if (str_eq(k, kn, "version") || str_eq(k, kn, "machine-id") ||
+               str_eq(k, kn, "sort-key") || str_eq(k, kn, "architecture")) {
+        // BLS metadata for menus; nothing to do when booting.
+    } else if (str_eq(k, kn, "efi") || str_eq(k, kn, "devicetree") ||
+               str_eq(k, kn, "devicetree-overlay")) {
+        warn(warnings, at, "key '%s' not supported on x86-64, ignored", k, kn);
+    } else {
+        warn(warnings, at, "unknown key '%s' ignored", k, kn);
+    }
+    return Status::ok();
+}
+
+// Calls fn(where, key, klen, value, vlen) for each "key value" line.
+template <typename Fn>
+Status for_each_line(const char* file, const char* text, size_t len, Fn fn) {
+    size_t i = 0;
+    unsigned line = 0;
+    while (i < len) {
+        line++;
+        size_t s = i;
+        while (i < len && text[i] != '\n') i++;
+        size_t e = i;
+        if (i < len) i++;
+        Where at{file, line};
+        for (size_t j = s; j < e; j++)
+            if (text[j] == '\0')
+                return Status::error(Err::BadEntry, "%s:%u: NUL byte in text", file, line);
+        while (s < e && is_blank(text[s])) s++;
+        while (e > s && is_blank(text[e - 1])) e--;
+        if (s == e || text[s] == '#') continue;
+        size_t k = s;
+        while (k < e && !is_blank(text[k])) k++;
+        size_t v = k;
+        while (v < e && is_blank(text[v])) v++;
+        if (v == e) return bad(at, "key without a value:", text + s, k - s);
+        KHO_TRY(fn(at, text + s, k - s, text + v, e - v));
+    }
+    return Status::ok();
+}
+
+}  // namespace
+
+const char* kho_mode_name(KhoMode m) {
+    switch (m) {
+    case KhoMode::Auto: return "auto";
+    case KhoMode::Off: return "off";
+    case KhoMode::Required: return "required";
+    }
+    return "?";
+}
+
+const char* kho_on_error_name(KhoOnError p) {
+    return p == KhoOnError::Halt ? "halt" : "cold-boot";
+}
+
+void init_boot_entry(BootEntry* entry, const char* id) {
+    memset(entry, 0, sizeof(*entry));
+    size_t n = strlen(id);
+    if (n >= sizeof(entry->id)) n = sizeof(entry->id) - 1;
+    memcpy(entry->id, id, n);
+    entry->kho = KhoMode::Auto;
+    entry->kho_on_error = KhoOnError::ColdBoot;
+}
+
+Status parse_loader_conf(const char* file, const char* text, size_t len, LoaderConf* out,
+                         ConfigWarnings* warnings) {
+    memset(out, 0, sizeof(*out));
+    return for_each_line(file, text, len,
+                         [&](const Where& at, const char* k, size_t kn, const char* v, size_t vn) {
+        if (str_eq(k, kn, "default")) {
+            if (!copy_str(out->default_pattern, sizeof(out->default_pattern), v, vn))
+                return bad(at, "default too long:", v, vn);
+        } else if (str_eq(k, kn, "timeout")) {
+            uint64_t t;
+            if (!parse_number(v, vn, &t) || t > 3600)
+                return bad(at, "timeout must be 0..3600 seconds, not", v, vn);
+            out->timeout_seconds = static_cast<uint32_t>(t);
+        } else if (str_eq(k, kn, "console-mode") || str_eq(k, kn, "editor") ||
+                   str_eq(k, kn, "auto-entries") || str_eq(k, kn, "auto-firmware") ||
+                   str_eq(k, kn, "beep") || str_eq(k, kn, "random-seed-mode")) {
+            warn(warnings, at, "systemd-boot key '%s' ignored", k, kn);
+        } else {
+            warn(warnings, at, "unknown key '%s' ignored", k, kn);
+        }
+        return Status::ok();
+    });
+}
+
+Status parse_boot_entry(const char* file, const char* text, size_t len, BootEntry* out,
+                        ConfigWarnings* warnings) {
+    KHO_TRY(for_each_line(file, text, len,
+                          [&](const Where& at, const char* k, size_t kn, const char* v, size_t vn) {
+        return apply_entry_key(at, k, kn, v, vn, out, warnings);
+    }));
+    if (out->linux_path[0] == '\0')
+        return Status::error(Err::BadEntry, "%s: no 'linux' line", file);
+    if (out->kho_scratch_count && !out->kho_fdt)
+        return Status::error(Err::BadEntry, "%s: kho-scratch without kho-fdt", file);
+    return Status::ok();
+}
+
+Status parse_load_options(const char* text, size_t len, LoadOptions* out) {
+    memset(out, 0, sizeof(*out));
+    size_t i = 0;
+    bool first = true;
+    Where at{"load-options", 1};
+    while (i < len && text[i]) {
+        while (i < len && text[i] && is_blank(text[i])) i++;
+        if (i == len || !text[i]) break;
+        size_t s = i;
+        while (i < len && text[i] && !is_blank(text[i]) && text[i] != '=') i++;
+        size_t kend = i;
+        if (i < len && text[i] == '=') {
+            i++;
+            size_t vs = i, ve;
+            if (i < len && text[i] == '"') {
+                vs = ++i;
+                while (i < len && text[i] && text[i] != '"') i++;
+                if (i == len || text[i] != '"')
+                    return bad(at, "unterminated quote after", text + s, kend - s);
+                ve = i++;
+            } else {
+                while (i < len && text[i] && !is_blank(text[i])) i++;
+                ve = i;
+            }
+            if (out->override_count == LoadOptions::kMaxOverrides)
+                return bad(at, "more than 16 overrides at", text + s, kend - s);
+            LoadOptions::Override& o = out->overrides[out->override_count++];
+            if (kend == s || !copy_str(o.key, sizeof(o.key), text + s, kend - s))
+                return bad(at, "bad key", text + s, kend - s);
+            if (!copy_str(o.value, sizeof(o.value), text + vs, ve - vs))
+                return bad(at, "value too long for", text + s, kend - s);
+        } else {
+            size_t n = kend - s;
+            bool efi_path = n > 4 && (memcmp(text + kend - 4, ".efi", 4) == 0 ||
+                                      memcmp(text + kend - 4, ".EFI", 4) == 0);
+            if (!(first && efi_path)) {
+                if (out->entry_id[0])
+                    return bad(at, "more than one entry named:", text + s, n);
+                if (n > 5 && memcmp(text + kend - 5, ".conf", 5) == 0) n -= 5;
+                if (!copy_str(out->entry_id, sizeof(out->entry_id), text + s, n))
+                    return bad(at, "entry name too long:", text + s, kend - s);
+            }
+        }
+        first = false;
+    }
+    return Status::ok();
+}
+
+Status apply_load_options(const LoadOptions& options, BootEntry* entry, ConfigWarnings* warnings) {
+    Where at{"load-options", 1};
+    bool cleared_initrd = false, cleared_scratch = false, cleared_options = false;
+    for (size_t i = 0; i < options.override_count; i++) {
+        const LoadOptions::Override& o = options.overrides[i];
+        size_t kn = strlen(o.key);
+        if (str_eq(o.key, kn, "initrd") && !cleared_initrd) {
+            entry->initrd_count = 0;
+            cleared_initrd = true;
+        } else if (str_eq(o.key, kn, "kho-scratch") && !cleared_scratch) {
+            entry->kho_scratch_count = 0;
+            cleared_scratch = true;
+        } else if (str_eq(o.key, kn, "options") && !cleared_options) {
+            entry->options[0] = '\0';
+            cleared_options = true;
+        }
+        KHO_TRY(apply_entry_key(at, o.key, kn, o.value, strlen(o.value), entry, warnings));
+    }
+    if (entry->kho_scratch_count && !entry->kho_fdt)
+        return Status::error(Err::BadEntry, "load-options: kho-scratch without kho-fdt");
+    return Status::ok();
+}
+
+bool glob_match(const char* p, const char* t) {
+    // Iterative matcher with one backtrack point: linear in practice, no
+    // recursion depth to exhaust on hostile patterns.
+    const char* star = nullptr;
+    const char* resume = nullptr;
+    while (*t) {
+        if (*p == '*') {
+            star = p++;
+            resume = t;
+        } else if (*p == '?' || *p == *t) {
+            p++;
+            t++;
+        } else if (star) {
+            p = star + 1;
+            t = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*p == '*') p++;
+    return *p == '\0';
+}
+
+Status select_entry(const LoaderConf& conf, const char* const* ids, size_t count,
+                    const char* requested, size_t* index) {
+    if (count == 0) return Status::error(Err::BadEntry, "no boot entries in /loader/entries");
+    if (requested && requested[0]) {
+        for (size_t i = 0; i < count; i++)
+            if (strcmp(ids[i], requested) == 0) {
+                *index = i;
+                return Status::ok();
+            }
+        return Status::error(Err::BadEntry, "load-options: no entry named '%s'", requested);
+    }
+    if (conf.default_pattern[0]) {
+        char with_ext[BootEntry::kIdSize + 8];
+        for (size_t i = 0; i < count; i++) {
+            format(with_ext, sizeof(with_ext), "%s.conf", ids[i]);
+            if (glob_match(conf.default_pattern, ids[i]) ||
+                glob_match(conf.default_pattern, with_ext)) {
+                *index = i;
+                return Status::ok();
+            }
+        }
+    }
+    *index = 0;
+    return Status::ok();
+}
+
+}  // namespace kho

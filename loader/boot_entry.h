@@ -1,0 +1,101 @@
+// Boot entries in Boot Loader Specification form (uapi-group.org
+// specifications/boot_loader_specification, "Type #1"): /loader/loader.conf
+// and /loader/entries/*.conf, "key value" lines, '#' comments, extended
+// with khoboot's KHO keys. Also the application's load options, which may
+// name an entry and override keys. Hostile input: every error names the
+// file and line; unknown keys are warnings.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include "../abi/kho_scratch.h"
+#include "status.h"
+
+namespace kho {
+
+enum class KhoMode : uint8_t {
+    Auto,      // hand over when a valid state is found, else cold boot
+    Off,       // never hand over (a cold boot even if a state exists)
+    Required,  // never boot without a valid handover
+};
+enum class KhoOnError : uint8_t { ColdBoot, Halt };
+
+const char* kho_mode_name(KhoMode m);
+const char* kho_on_error_name(KhoOnError p);
+
+struct BootEntry {
+    static constexpr size_t kIdSize = 64;
+    static constexpr size_t kTitleSize = 128;
+    static constexpr size_t kPathSize = 256;
+    static constexpr size_t kOptionsSize = 2048;
+    static constexpr size_t kMaxInitrds = 8;
+    static constexpr size_t kMaxScratch = 16;
+
+    char id[kIdSize];  // file name without ".conf"
+    char title[kTitleSize];
+    char linux_path[kPathSize];  // ESP-relative, '/' separated
+    size_t initrd_count;
+    char initrd[kMaxInitrds][kPathSize];
+    char options[kOptionsSize];
+    KhoMode kho;
+    KhoOnError kho_on_error;
+    // Static setup (kho-fdt / kho-scratch): the state's root FDT and scratch
+    // regions, when no handover descriptor variable is used.
+    uint64_t kho_fdt;
+    size_t kho_scratch_count;
+    abi::KhoScratch kho_scratch[kMaxScratch];
+};
+
+struct LoaderConf {
+    static constexpr size_t kPatternSize = 64;
+    char default_pattern[kPatternSize];  // glob on the entry id ('*', '?')
+    uint32_t timeout_seconds;
+};
+
+// Receives non-fatal diagnostics (unknown or ignored keys).
+class ConfigWarnings {
+public:
+    virtual ~ConfigWarnings() = default;
+    virtual void warn(const char* file, unsigned line, const char* message) = 0;
+};
+
+void init_boot_entry(BootEntry* entry, const char* id);
+
+// `file` is the name used in messages. Text need not be NUL-terminated.
+Status parse_loader_conf(const char* file, const char* text, size_t len, LoaderConf* out,
+                         ConfigWarnings* warnings);
+// `out` must come from init_boot_entry(). Fails on a missing `linux` line.
+Status parse_boot_entry(const char* file, const char* text, size_t len, BootEntry* out,
+                        ConfigWarnings* warnings);
+
+// The application's load options, as ASCII: words separated by blanks,
+// `key=value` or `key="value with blanks"` override entry keys, one bare
+// word names the entry (its id, with or without ".conf"). A leading word
+// ending in ".efi" (the image path shells and some boot managers put
+// first) is skipped.
+struct LoadOptions {
+    static constexpr size_t kMaxOverrides = 16;
+    static constexpr size_t kKeySize = 32;
+    struct Override {
+        char key[kKeySize];
+        char value[BootEntry::kOptionsSize];
+    };
+    char entry_id[BootEntry::kIdSize];
+    size_t override_count;
+    Override overrides[kMaxOverrides];
+};
+Status parse_load_options(const char* text, size_t len, LoadOptions* out);
+// Applies the overrides: list keys (initrd, kho-scratch) are replaced, not
+// extended. Errors name "load-options".
+Status apply_load_options(const LoadOptions& options, BootEntry* entry, ConfigWarnings* warnings);
+
+// Glob match used for `default` ('*' any run, '?' any one character).
+bool glob_match(const char* pattern, const char* text);
+
+// Index of the entry to boot among `ids` (sorted as the caller lists
+// them): the one named by `requested` if non-empty, else the first that
+// matches conf.default_pattern, else 0. Err::BadEntry when nothing matches
+// a request or when there are no entries.
+Status select_entry(const LoaderConf& conf, const char* const* ids, size_t count,
+                    const char* requested, size_t* index);
+
+}  // namespace kho
