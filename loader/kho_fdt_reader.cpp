@@ -180,6 +180,13 @@ Status read_kho_fdt(const PhysMem& mem, uint64_t fdt_addr, KhoState* out) {
     if (err)
         return Status::error(Err::BadFdt, "root FDT at 0x%llx: bad header (%s)",
                              (unsigned long long)fdt_addr, fdt_strerror(err));
+    // Linux builds KHO FDTs with fdt_create(), which always writes version
+    // 17. Refusing older layouts also keeps us clear of a NULL dereference
+    // in libfdt 1.6.1's fdt_check_full() on pre-v16 trees (found by
+    // fuzz_kho_fdt; loader/fuzz/regressions/kho_fdt/fdt-version-7).
+    if (fdt_version(fdt) != 17)
+        return Status::error(Err::BadFdt, "root FDT at 0x%llx: version %u, KHO writes 17",
+                             (unsigned long long)fdt_addr, fdt_version(fdt));
     if (fdt_totalsize(fdt) > sizeof(out->fdt))
         return Status::error(Err::BadFdt, "root FDT at 0x%llx: totalsize %u exceeds one page",
                              (unsigned long long)fdt_addr, fdt_totalsize(fdt));

@@ -118,16 +118,14 @@ private:
     Status flush(uint64_t base, unsigned shift, unsigned order, uint64_t first_bit, uint64_t count,
                  uint64_t leaf_pa) {
         if (!count) return Status::ok();
-        uint64_t phys = base + (first_bit << shift);
-        // count <= 2^bitmap_log2 and shift <= 64: compare in blocks to
-        // avoid overflow.
-        uint64_t limit_blocks = shift >= 52 ? 0 : (kPhysLimit >> shift);
-        uint64_t first_block = phys >> shift;
-        if (shift >= 64 || first_block + count > limit_blocks)
+        // Compare in units of blocks so nothing overflows: the run must end
+        // at or below 2^52. Orders whose block alone exceeds that (shift >
+        // 52) are refused before any shift by 64 could happen.
+        if (shift > 52 || (base >> shift) + first_bit + count > (kPhysLimit >> shift))
             return Status::error(Err::BadMap,
-                                 "radix leaf 0x%llx: order %u block 0x%llx beyond 52-bit physical space",
-                                 (unsigned long long)leaf_pa, order, (unsigned long long)phys);
-        return sink_.blocks(phys, order, count);
+                                 "radix leaf 0x%llx: order %u run at bit %llu beyond 52-bit physical space",
+                                 (unsigned long long)leaf_pa, order, (unsigned long long)first_bit);
+        return sink_.blocks(base + (first_bit << shift), order, count);
     }
 
     // A leaf reached through all-zero table indices: its bits themselves

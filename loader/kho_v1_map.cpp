@@ -6,7 +6,10 @@ namespace {
 namespace v1 = abi::v1;
 constexpr uint64_t kPage = v1::kPageSize;
 constexpr unsigned kPageShift = 12;
-constexpr unsigned kMaxOrder = 52;        // beyond this a block exceeds 52-bit phys space
+// A block of order > 40 (2^52 bytes with 4 KiB pages) cannot fit the 52-bit
+// physical address space of x86-64 / arm64 LPA; refusing it also keeps
+// every `PAGE_SHIFT + order` shift below 64.
+constexpr unsigned kMaxOrder = 52 - kPageShift;
 constexpr uint64_t kPhysLimit = 1ull << 52;
 
 // Decide the bitmap layout without trusting the list: look at every bitmap
