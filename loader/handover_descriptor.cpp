@@ -16,11 +16,13 @@ uint32_t checksum_of(const uint8_t* bytes, size_t len) {
     return crc32(bytes + at + 4, len - at - 4, crc);
 }
 
+// Linux itself emits zero-size entries (kho_scratch= allows a zero lowmem,
+// global or per-node size once the total is non-zero; a 7.2 kernel with
+// -m 1G was seen passing [0x3fc00000, 0]), and the next kernel keeps using
+// the array it is given, so empty entries are kept, not refused.
 Status check_scratch(const abi::KhoScratch* s, uint32_t n) {
+    uint64_t total = 0;
     for (uint32_t i = 0; i < n; ++i) {
-        if (s[i].size == 0)
-            return Status::error(Err::BadDescriptor, "scratch[%u] at 0x%llx is empty", i,
-                                 (unsigned long long)s[i].addr);
         if (s[i].addr + s[i].size < s[i].addr)
             return Status::error(Err::BadDescriptor, "scratch[%u] 0x%llx+0x%llx wraps", i,
                                  (unsigned long long)s[i].addr, (unsigned long long)s[i].size);
@@ -30,7 +32,10 @@ Status check_scratch(const abi::KhoScratch* s, uint32_t n) {
         for (uint32_t j = 0; j < i; ++j)
             if (s[i].addr < s[j].addr + s[j].size && s[j].addr < s[i].addr + s[i].size)
                 return Status::error(Err::BadDescriptor, "scratch[%u] overlaps scratch[%u]", i, j);
+        total += s[i].size;
     }
+    if (n && total == 0)
+        return Status::error(Err::BadDescriptor, "all %u scratch regions are empty", n);
     return Status::ok();
 }
 

@@ -20,7 +20,8 @@ struct HandoverDescriptor {
 };
 
 // Validates magic, version, sizes, checksum, flags, FDT size (4096), and
-// that scratch regions are non-empty, non-overlapping and do not wrap.
+// that scratch regions are page aligned, non-overlapping, do not wrap and
+// are not all empty (single empty entries are real: Linux emits them).
 Status parse_handover_descriptor(const void* bytes, size_t len, HandoverDescriptor* out);
 
 // Serialises `in` into `out`; returns the byte count in *written.
