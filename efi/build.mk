@@ -1,0 +1,63 @@
+# The x86-64 UEFI application: gnu-efi glue (efi/) + the portable core
+# (loader/*.cpp, compiled a second time for the firmware) + Debian's
+# libfdt.a, linked as an ELF shared object and converted to PE32+.
+# Flags follow gnu-efi 3.0.15's own Make.defaults and systemd-boot's older
+# gnu-efi build: no red zone (firmware interrupts use the stack), PIC
+# (relocated by gnu-efi's _relocate), MS ABI calls into the firmware.
+
+EFI_ARCH := x86_64
+EFI_OUT := $(BUILD)/$(EFI_ARCH)
+EFI_APP := $(EFI_OUT)/khoboot.efi
+GNUEFI_LIB := /usr/lib
+GNUEFI_INC := /usr/include/efi
+LIBFDT_A := /usr/lib/x86_64-linux-gnu/libfdt.a
+KHOBOOT_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+EFI_COMMON := -ffreestanding -fshort-wchar -mno-red-zone -fpic -fno-stack-protector \
+	-maccumulate-outgoing-args -fno-strict-aliasing -DGNU_EFI_USE_MS_ABI \
+	-I$(GNUEFI_INC) -I$(GNUEFI_INC)/$(EFI_ARCH) -O2 -g
+EFI_CXXFLAGS := -std=c++20 $(WARN) -fno-exceptions -fno-rtti -fno-threadsafe-statics \
+	-fno-use-cxa-atexit -I. $(EFI_COMMON) -DKHOBOOT_VERSION='"$(KHOBOOT_VERSION)"'
+EFI_CFLAGS := -std=c11 $(WARN) $(EFI_COMMON)
+EFI_LDFLAGS := -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined \
+	-T $(GNUEFI_LIB)/elf_x86_64_efi.lds
+
+EFI_GLUE_CXX := $(wildcard efi/*.cpp)
+EFI_GLUE_C := $(wildcard efi/*.c)
+EFI_GLUE_S := $(wildcard efi/*.S)
+EFI_HDRS := $(wildcard efi/*.h)
+EFI_OBJS := $(EFI_GLUE_CXX:%.cpp=$(EFI_OUT)/%.o) $(EFI_GLUE_C:%.c=$(EFI_OUT)/%.o) \
+	$(EFI_GLUE_S:%.S=$(EFI_OUT)/%.o) $(CORE_SRCS:%.cpp=$(EFI_OUT)/%.o)
+
+$(EFI_OUT)/%.o: %.cpp $(CORE_HDRS) $(EFI_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(HOST_CXX) $(EFI_CXXFLAGS) -c $< -o $@
+$(EFI_OUT)/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(EFI_CFLAGS) -c $< -o $@
+$(EFI_OUT)/%.o: %.S | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(EFI_COMMON) -c $< -o $@
+
+$(EFI_OUT)/khoboot.so: $(EFI_OBJS)
+	ld $(EFI_LDFLAGS) $(GNUEFI_LIB)/crt0-efi-$(EFI_ARCH).o $^ -o $@ \
+		$(LIBFDT_A) -L$(GNUEFI_LIB) -lefi -lgnuefi $(shell $(HOST_CC) -print-libgcc-file-name)
+	@# gnu-efi's crt0 runs no constructors: refuse an image that needs them.
+	@if readelf -S $@ | grep -qE '\.(init_array|ctors)'; then \
+		echo "$@: global constructors are not run by crt0" >&2; rm -f $@; exit 1; fi
+
+$(EFI_APP): $(EFI_OUT)/khoboot.so
+	objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
+		-j .rel.* -j .rela.* -j .reloc --target efi-app-$(EFI_ARCH) --subsystem=10 $< $@
+
+ALL_TARGETS += $(EFI_APP)
+
+# make esp [ESP=dir] [KERNEL=vmlinuz] [INITRD=initrd] [OPTIONS="..."]:
+# an ESP directory with the loader as the removable-media path and one
+# entry (scripts/make-esp documents the layout).
+ESP ?= $(BUILD)/esp
+.PHONY: esp
+esp: $(EFI_APP)
+	scripts/make-esp --out $(ESP) --loader $(EFI_APP) \
+		$(if $(KERNEL),--kernel $(KERNEL)) $(if $(INITRD),--initrd $(INITRD)) \
+		$(if $(OPTIONS),--options "$(OPTIONS)")

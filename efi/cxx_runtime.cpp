@@ -1,0 +1,12 @@
+// What g++ emits calls to in freestanding code with virtual destructors
+// and pure virtuals (loader/phys_mem.h, preserved_memory.h): the deleting
+// destructor references operator delete, never called since the loader
+// has no heap; a pure virtual call is a loader bug.
+#include <stddef.h>
+
+extern "C" __attribute__((noreturn)) void __cxa_pure_virtual() {
+    for (;;) __asm__ volatile("cli; hlt");
+}
+
+void operator delete(void*) noexcept { __builtin_trap(); }
+void operator delete(void*, size_t) noexcept { __builtin_trap(); }

@@ -1,0 +1,44 @@
+// The firmware's memory: map snapshots into loader storage, physical
+// memory access through UEFI's identity map (checked against the map, so a
+// bad pointer in a KHO state fails instead of faulting), and page
+// allocation at fixed addresses.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../loader/memory_plan.h"
+#include "../loader/phys_mem.h"
+#include "../loader/range_set.h"
+#include "../loader/status.h"
+
+namespace khoefi {
+
+struct MemoryMapSnapshot {
+    kho::FirmwareMemoryMap view;
+    uintptr_t key;
+    uint32_t descriptor_version;
+};
+
+// GetMemoryMap() into `buffer` (no allocation).
+kho::Status get_memory_map(void* buffer, size_t capacity, MemoryMapSnapshot* out);
+
+// Identity-mapped RAM as the memory map lists it (types Linux calls RAM).
+class EfiPhysMem : public kho::PhysMem {
+public:
+    EfiPhysMem(kho::Range* storage, size_t capacity) : ram_(storage, capacity) {}
+    kho::Status load(const kho::FirmwareMemoryMap& map);
+    const uint8_t* view(uint64_t addr, uint64_t len) const override;
+    bool is_ram(uint64_t addr, uint64_t len) const override;
+
+private:
+    kho::RangeSet ram_;
+};
+
+// AllocatePages(AllocateAddress) of [start, end) as `efi_type`.
+kho::Status allocate_at(uint64_t start, uint64_t end, uint32_t efi_type);
+void free_at(uint64_t start, uint64_t end);
+
+// Name of the memory type owning `addr` in `map` ("not-in-map" if none).
+const char* owner_of(const kho::FirmwareMemoryMap& map, uint64_t start, uint64_t end);
+
+}  // namespace khoefi

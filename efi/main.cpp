@@ -1,0 +1,653 @@
+// khoboot's UEFI entry: the order of the boot and the firmware calls it
+// needs. Every decision (validation, policy, placement, boot_params) is
+// made by the portable core in loader/; this file sequences it.
+//
+// Order matters for KHO: the preserved memory is Conventional memory in
+// the firmware's eyes until the loader owns it, so nothing the loader does
+// may allocate before the protection step. Working storage therefore
+// comes from this image (the arena below), and the descriptor variable is
+// read and the state protected before any file is opened. A static setup
+// (kho-fdt / kho-scratch in the entry) can only be known after reading the
+// entry; its protection follows directly.
+#include <string.h>
+
+#include "../abi/efi_memory.h"
+#include "../abi/handover_descriptor.h"
+#include "../abi/x86_boot.h"
+#include "../loader/boot_entry.h"
+#include "../loader/boot_params_builder.h"
+#include "../loader/bzimage.h"
+#include "../loader/cmdline.h"
+#include "../loader/crc32.h"
+#include "../loader/format.h"
+#include "../loader/handover_descriptor.h"
+#include "../loader/kernel_placement.h"
+#include "../loader/kho_fdt_reader.h"
+#include "../loader/memory_plan.h"
+#include "../loader/protected_set.h"
+#include "clock.h"
+#include "esp_files.h"
+#include "firmware_memory.h"
+#include "handover_variable.h"
+#include "log.h"
+#include "uefi.h"
+
+#ifndef KHOBOOT_VERSION
+#define KHOBOOT_VERSION "dev"
+#endif
+
+extern "C" void khoboot_enter_linux64(uint64_t entry, uint64_t boot_params)
+    __attribute__((noreturn));
+
+namespace khoefi {
+
+EFI_HANDLE g_image;
+EFI_SYSTEM_TABLE* g_st;
+EFI_BOOT_SERVICES* g_bs;
+
+namespace {
+
+using kho::Err;
+using kho::Range;
+using kho::RangeSet;
+using kho::Status;
+namespace x86 = kho::abi::x86;
+namespace efi = kho::abi::efi;
+
+// --- the arena: all working storage, in the image ------------------------
+constexpr size_t kMapBytes = 96 * 1024;
+constexpr size_t kProtectRanges = 1 << 15;
+constexpr size_t kVisitedSlots = 1 << 15;
+constexpr size_t kMaxEntries = 64;
+constexpr size_t kMapSlack = 64;  // descriptors our own allocations may add
+
+alignas(8) uint8_t g_map_buf[kMapBytes];
+Range g_ram_ranges[1024];
+Range g_protect[kProtectRanges];
+Range g_allocate[1 << 13];
+Range g_scratch_free[512];
+Range g_overlaps[512];
+Range g_scratch_ranges[kho::abi::descriptor::kMaxScratch];
+Range g_work[1 << 13];
+Range g_free[1024], g_fw_ram[1024], g_data_space[1024];
+kho::Conflict g_conflicts[8];
+uint64_t g_visited[kVisitedSlots];
+kho::KhoState g_state;
+kho::HandoverDescriptor g_desc;
+alignas(8) uint8_t g_desc_raw[kho::abi::descriptor::kMaxSize];
+char g_text[64 * 1024];
+char g_ids[kMaxEntries][64];
+kho::BootEntry g_entry;
+kho::LoaderConf g_conf;
+kho::LoadOptions g_load_options;
+char g_load_text[2048];
+char g_cmdline_buf[8192];
+uint8_t g_kernel_prefix[kho::kBzImagePrefix];
+x86::E820Entry g_e820[kMapBytes / sizeof(efi::MemoryDescriptor)];
+alignas(8) uint8_t g_memblock_fdt[64 * 1024];
+kho::ReserveMemRegion g_regions[8];
+
+template <size_t N>
+size_t count_of(const Range (&)[N]) {
+    return N;
+}
+
+// Objects over the arena. Built in efi_main(), not as globals: gnu-efi's
+// crt0 runs no constructors.
+struct Sets {
+    EfiPhysMem mem{g_ram_ranges, count_of(g_ram_ranges)};
+    RangeSet protect{g_protect, kProtectRanges};
+    RangeSet allocate{g_allocate, count_of(g_allocate)};
+    RangeSet scratch_free{g_scratch_free, count_of(g_scratch_free)};
+    RangeSet overlaps{g_overlaps, count_of(g_overlaps)};
+    RangeSet scratch{g_scratch_ranges, count_of(g_scratch_ranges)};
+};
+Sets* g_sets;
+
+// --- state of this boot ----------------------------------------------------
+struct KhoProgress {
+    bool found = false;      // a descriptor or static keys named a state
+    bool from_variable = false;
+    bool usable = false;     // validated and protected
+    bool multikernel = false;
+};
+KhoProgress g_kho;
+
+const char* err_kind(Err e) {
+    switch (e) {
+    case Err::Stale: return "kho-stale";
+    case Err::Conflict: return "kho-conflict";
+    case Err::Overlap: return "kho-overlap";
+    case Err::NoSpace: return "no-space";
+    case Err::Capacity: return "capacity";
+    case Err::BadDescriptor: return "descriptor";
+    case Err::BadEntry: return "entry";
+    case Err::BadImage: return "image";
+    case Err::Io: return "io";
+    default: return "kho-invalid";
+    }
+}
+
+void log_error(const Status& s) { logf("error %s %s", err_kind(s.code()), s.message()); }
+
+[[noreturn]] void halt(const char* reason) {
+    logf("halt reason=%s", reason);
+    // The boot manager's 5-minute watchdog would reset the machine; a halt
+    // keeps RAM (and so the KHO state) as it is for inspection.
+    g_bs->SetWatchdogTimer(0, 0, 0, nullptr);
+    for (;;) __asm__ volatile("hlt");
+}
+
+class WarningLog : public kho::ConfigWarnings {
+public:
+    void warn(const char* file, unsigned line, const char* message) override {
+        logf("warn %s:%u: %s", file, line, message);
+    }
+};
+WarningLog g_warnings;
+
+// --- KHO: validate the state and protect it -------------------------------
+Status protect_state(const kho::HandoverDescriptor& d) {
+    MemoryMapSnapshot map;
+    KHO_TRY(get_memory_map(g_map_buf, sizeof(g_map_buf), &map));
+    KHO_TRY(g_sets->mem.load(map.view));
+
+    if (d.flags & kho::abi::descriptor::kFlagFdtCrc) {
+        const uint8_t* page = g_sets->mem.view(d.fdt_addr, kho::abi::kRootFdtSize);
+        if (!page)
+            return Status::error(Err::Stale, "FDT page 0x%llx is not RAM",
+                                 (unsigned long long)d.fdt_addr);
+        uint32_t crc = kho::crc32(page, kho::abi::kRootFdtSize);
+        if (crc != d.fdt_crc32)
+            return Status::error(Err::Stale, "FDT page 0x%llx crc32 0x%08x, descriptor says 0x%08x",
+                                 (unsigned long long)d.fdt_addr, crc, d.fdt_crc32);
+    }
+    KHO_TRY(kho::read_kho_fdt(g_sets->mem, d.fdt_addr, &g_state));
+    g_kho.multikernel = g_state.version == kho::abi::KhoVersion::Multikernel1;
+    // A normal state handed over with scratch 0/0 would be read as
+    // multikernel by kernels carrying those patches (kho-abi.md 7.6).
+    if (!g_kho.multikernel && d.scratch_count == 0)
+        return Status::error(Err::BadProperty, "%s state without scratch regions", g_state.compatible);
+
+    g_sets->protect.clear();
+    memset(g_visited, 0, sizeof(g_visited));
+    kho::PageSet visited(g_visited, kVisitedSlots);
+    kho::RangeSetSink sink(g_sets->protect, g_sets->protect);
+    kho::ProtectStats stats;
+    KHO_TRY(kho::collect_protected(g_sets->mem, g_state, kho::ProtectOptions{}, visited, sink,
+                                   g_sets->protect, &stats));
+    g_sets->scratch.clear();
+    for (size_t i = 0; i < d.scratch_count; i++)
+        KHO_TRY(g_sets->scratch.add(d.scratch[i].addr, d.scratch[i].addr + d.scratch[i].size));
+    g_sets->scratch.normalize();
+    logf("kho found compatible=%s fdt=0x%llx blocks=%llu metadata=%llu subnodes=%zu ranges=%zu "
+         "bytes=%llu scratch=%zu",
+         g_state.compatible, (unsigned long long)d.fdt_addr, (unsigned long long)stats.blocks,
+         (unsigned long long)stats.metadata_pages, g_state.subnode_count, g_sets->protect.size(),
+         (unsigned long long)g_sets->protect.total_bytes(), (size_t)d.scratch_count);
+
+    kho::MemoryPlan plan{&g_sets->allocate, &g_sets->scratch_free, &g_sets->overlaps, g_conflicts,
+                         sizeof(g_conflicts) / sizeof(g_conflicts[0])};
+    KHO_TRY(kho::make_memory_plan(map.view, g_sets->protect, g_sets->scratch, g_work, count_of(g_work),
+                                  plan));
+    if (plan.conflict_count) {
+        size_t shown = plan.conflict_count < plan.conflict_capacity ? plan.conflict_count
+                                                                    : plan.conflict_capacity;
+        for (size_t i = 1; i < shown; i++)
+            logf("error kho-conflict 0x%llx-0x%llx owner=%s",
+                 (unsigned long long)g_conflicts[i].range.start,
+                 (unsigned long long)g_conflicts[i].range.end,
+                 g_conflicts[i].owner == kho::Conflict::kNotInMap
+                     ? "not-in-map"
+                     : efi::memory_type_name(g_conflicts[i].owner));
+        const kho::Conflict& c = g_conflicts[0];
+        return Status::error(Err::Conflict, "0x%llx-0x%llx owner=%s",
+                             (unsigned long long)c.range.start, (unsigned long long)c.range.end,
+                             c.owner == kho::Conflict::kNotInMap ? "not-in-map"
+                                                                 : efi::memory_type_name(c.owner));
+    }
+    if (g_sets->overlaps.size())
+        return Status::error(Err::Overlap, "preserved 0x%llx-0x%llx lies inside scratch",
+                             (unsigned long long)g_sets->overlaps[0].start,
+                             (unsigned long long)g_sets->overlaps[0].end);
+    if (!plan.bad_scratch.empty())
+        return Status::error(Err::BadProperty, "scratch 0x%llx-0x%llx is not RAM",
+                             (unsigned long long)plan.bad_scratch.start,
+                             (unsigned long long)plan.bad_scratch.end);
+
+    // Protection: one AllocatePages(AllocateAddress) per coalesced range.
+    for (const Range& r : g_sets->allocate) {
+        Status s = allocate_at(r.start, r.end, efi::kLoaderData);
+        if (!s) {
+            MemoryMapSnapshot now;
+            const char* owner = "unknown";
+            if (get_memory_map(g_map_buf, sizeof(g_map_buf), &now)) owner = owner_of(now.view, r.start, r.end);
+            return Status::error(Err::Conflict, "0x%llx-0x%llx owner=%s", (unsigned long long)r.start,
+                                 (unsigned long long)r.end, owner);
+        }
+    }
+    logf("reserve ok ranges=%zu bytes=%llu", g_sets->allocate.size(),
+         (unsigned long long)g_sets->allocate.total_bytes());
+    return Status::ok();
+}
+
+void try_protect(const kho::HandoverDescriptor& d, uint64_t* phase) {
+    Status s = protect_state(d);
+    if (!s) log_error(s);
+    g_kho.usable = s.is_ok();
+    *phase = log_phase("kho", *phase);
+}
+
+// --- configuration -----------------------------------------------------------
+Status read_config() {
+    KHO_TRY(esp_open_root());
+    EFI_GUID li_guid = LOADED_IMAGE_PROTOCOL;
+    EFI_LOADED_IMAGE* li = nullptr;
+    g_bs->HandleProtocol(g_image, &li_guid, reinterpret_cast<void**>(&li));
+    bool text = li && kho::load_options_to_ascii(static_cast<const uint16_t*>(li->LoadOptions),
+                                                  li->LoadOptionsSize, g_load_text,
+                                                  sizeof(g_load_text));
+    if (!text) {
+        logf("warn load-options: not text, ignored");
+        g_load_text[0] = '\0';
+    }
+    KHO_TRY(kho::parse_load_options(g_load_text, strlen(g_load_text), &g_load_options));
+
+    size_t len = 0;
+    memset(&g_conf, 0, sizeof(g_conf));
+    uint64_t size;
+    if (esp_file_size("/loader/loader.conf", &size)) {
+        KHO_TRY(esp_read_small("/loader/loader.conf", g_text, sizeof(g_text), &len));
+        KHO_TRY(kho::parse_loader_conf("/loader/loader.conf", g_text, len, &g_conf, &g_warnings));
+    }
+    size_t count = 0;
+    KHO_TRY(esp_list_conf("/loader/entries", g_ids, kMaxEntries, &count));
+    const char* ids[kMaxEntries];
+    for (size_t i = 0; i < count; i++) ids[i] = g_ids[i];
+    size_t index = 0;
+    KHO_TRY(kho::select_entry(g_conf, ids, count, g_load_options.entry_id, &index));
+
+    char path[128];
+    kho::format(path, sizeof(path), "/loader/entries/%s.conf", ids[index]);
+    KHO_TRY(esp_read_small(path, g_text, sizeof(g_text), &len));
+    kho::init_boot_entry(&g_entry, ids[index]);
+    KHO_TRY(kho::parse_boot_entry(path, g_text, len, &g_entry, &g_warnings));
+    KHO_TRY(kho::apply_load_options(g_load_options, &g_entry, &g_warnings));
+    logf("entry id=%s entries=%zu kho=%s kho-on-error=%s timeout=%u", g_entry.id, count,
+         kho::kho_mode_name(g_entry.kho), kho::kho_on_error_name(g_entry.kho_on_error),
+         g_conf.timeout_seconds);
+    return Status::ok();
+}
+
+// --- kernel, initrd, boot data -------------------------------------------------
+struct Loaded {
+    kho::BzImage image;
+    uint64_t kernel = 0;
+    uint64_t initrd = 0, initrd_size = 0, initrd_alloc = 0;
+    uint64_t boot_data = 0;
+    kho::BootDataLayout layout{};
+    size_t scratch_count = 0;
+};
+
+uint64_t page_up(uint64_t v) { return (v + 4095) & ~4095ull; }
+
+Status read_kernel_header(kho::BzImage* image, uint64_t* file_size) {
+    KHO_TRY(esp_file_size(g_entry.linux_path, file_size));
+    uint64_t n = *file_size < sizeof(g_kernel_prefix) ? *file_size : sizeof(g_kernel_prefix);
+    KHO_TRY(esp_read(g_entry.linux_path, 0, g_kernel_prefix, n));
+    Status s = kho::parse_bzimage(g_kernel_prefix, n, *file_size, image);
+    if (!s) return Status::error(Err::BadImage, "%s: %s", g_entry.linux_path, s.message());
+    return Status::ok();
+}
+
+Status build_cmdline(bool handover, const kho::BzImage& image, kho::CommandLine& cl) {
+    KHO_TRY(cl.set(g_entry.options));
+    if (handover) {
+        size_t n = 0;
+        KHO_TRY(kho::read_reserve_mem_regions(g_sets->mem, g_state, g_memblock_fdt, sizeof(g_memblock_fdt),
+                                              g_regions, sizeof(g_regions) / sizeof(g_regions[0]),
+                                              &n));
+        kho::KhoCmdlineEdits edits;
+        KHO_TRY(kho::add_kho_parameters(cl, g_regions, n, &edits));
+        if (edits.kho_disabled)
+            logf("warn options turn kho off: the next kernel will ignore the handed-over state");
+    }
+    if (cl.length() > image.cmdline_max)
+        return Status::error(Err::BadEntry, "command line is %zu bytes, the kernel takes %u",
+                             cl.length(), image.cmdline_max);
+    return Status::ok();
+}
+
+// Chooses addresses (in scratch for a handover) and allocates them.
+Status place(bool handover, const kho::BzImage& image, uint64_t initrd_total, size_t cmdline_len,
+             Loaded* out) {
+    // A few tries: the firmware's own pool growth between the map snapshot
+    // and AllocatePages() can take a chosen page.
+    Status last = Status::ok();
+    for (int attempt = 0; attempt < 3; attempt++) {
+        MemoryMapSnapshot map;
+        KHO_TRY(get_memory_map(g_map_buf, sizeof(g_map_buf), &map));
+        RangeSet fw_ram(g_fw_ram, count_of(g_fw_ram)), free_mem(g_free, count_of(g_free));
+        KHO_TRY(kho::firmware_ram(map.view, fw_ram, free_mem));
+        RangeSet data_space(g_data_space, count_of(g_data_space));
+        const RangeSet* image_space = &free_mem;
+        if (handover) {
+            kho::MemoryPlan plan{&g_sets->allocate, &g_sets->scratch_free, &g_sets->overlaps, g_conflicts,
+                                 sizeof(g_conflicts) / sizeof(g_conflicts[0])};
+            KHO_TRY(kho::make_memory_plan(map.view, g_sets->protect, g_sets->scratch, g_work,
+                                          count_of(g_work), plan));
+            image_space = &g_sets->scratch_free;
+            KHO_TRY(free_mem.subtract(g_sets->scratch, data_space));
+        } else {
+            KHO_TRY(data_space.add_all(free_mem));
+            data_space.normalize();
+        }
+        out->scratch_count = handover && !g_kho.multikernel ? g_desc.scratch_count : 0;
+        out->layout = kho::layout_boot_data(cmdline_len, out->scratch_count, map.view.count + kMapSlack,
+                                            map.view.stride);
+        kho::PlacementRequest q{};
+        q.kernel_size = image.init_size;
+        q.kernel_align = image.alignment;
+        q.kernel_min = image.min_load;
+        q.kernel_max_end = image.max_end;
+        q.initrd_size = initrd_total;
+        q.initrd_max_end = image.initrd_max_end;
+        q.boot_data_size = out->layout.size;
+        q.boot_data_max_end = 1ull << 32;
+        kho::Placement p;
+        KHO_TRY(kho::place_boot_images(*image_space, data_space, q, handover ? "scratch" : "RAM", &p));
+        last = allocate_at(p.kernel, p.kernel + image.init_size, efi::kLoaderCode);
+        if (!last) continue;
+        if (initrd_total) {
+            last = allocate_at(p.initrd, p.initrd + initrd_total, efi::kLoaderData);
+            if (!last) {
+                free_at(p.kernel, p.kernel + image.init_size);
+                continue;
+            }
+        }
+        last = allocate_at(p.boot_data, p.boot_data + out->layout.size, efi::kLoaderData);
+        if (!last) {
+            free_at(p.kernel, p.kernel + image.init_size);
+            if (initrd_total) free_at(p.initrd, p.initrd + initrd_total);
+            continue;
+        }
+        out->kernel = p.kernel;
+        out->initrd = p.initrd;
+        out->initrd_alloc = initrd_total;
+        out->boot_data = p.boot_data;
+        return Status::ok();
+    }
+    return last;
+}
+
+Status load_files(const Loaded& l) {
+    KHO_TRY(esp_read(g_entry.linux_path, l.image.setup_size, reinterpret_cast<void*>(l.kernel),
+                     l.image.payload_size));
+    uint64_t off = 0;
+    for (size_t i = 0; i < g_entry.initrd_count; i++) {
+        uint64_t size;
+        KHO_TRY(esp_file_size(g_entry.initrd[i], &size));
+        if (off + size > l.initrd_alloc)
+            return Status::error(Err::Io, "%s grew while loading", g_entry.initrd[i]);
+        KHO_TRY(esp_read(g_entry.initrd[i], 0, reinterpret_cast<void*>(l.initrd + off), size));
+        // Zero padding between archives: the kernel's cpio reader skips
+        // NULs between concatenated archives (init/initramfs.c).
+        uint64_t next = page_up(off + size);
+        memset(reinterpret_cast<void*>(l.initrd + off + size), 0, next - off - size);
+        off = next;
+    }
+    return Status::ok();
+}
+
+uint64_t find_acpi_rsdp() {
+    EFI_GUID acpi20 = ACPI_20_TABLE_GUID;
+    EFI_GUID acpi10 = ACPI_TABLE_GUID;
+    uint64_t v1 = 0;
+    for (UINTN i = 0; i < g_st->NumberOfTableEntries; i++) {
+        EFI_CONFIGURATION_TABLE& t = g_st->ConfigurationTable[i];
+        if (!memcmp(&t.VendorGuid, &acpi20, sizeof(EFI_GUID)))
+            return reinterpret_cast<uintptr_t>(t.VendorTable);
+        if (!memcmp(&t.VendorGuid, &acpi10, sizeof(EFI_GUID)))
+            v1 = reinterpret_cast<uintptr_t>(t.VendorTable);
+    }
+    return v1;
+}
+
+void hex_bytes(const void* p, size_t n, char* out) {
+    const char* digits = "0123456789abcdef";
+    const uint8_t* b = static_cast<const uint8_t*>(p);
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+[[noreturn]] void boot(uint64_t phase) {
+    kho::KhoAction action = kho::decide_kho_action(g_entry.kho, g_entry.kho_on_error, g_kho.found,
+                                                   g_kho.usable);
+    logf("policy %s found=%u usable=%u", kho::kho_action_name(action), g_kho.found ? 1 : 0,
+         g_kho.usable ? 1 : 0);
+    if (action == kho::KhoAction::Halt) halt(g_kho.found ? "kho-unusable" : "kho-required-missing");
+    bool handover = action == kho::KhoAction::Handover;
+
+    Loaded l;
+    uint64_t file_size;
+    Status s = read_kernel_header(&l.image, &file_size);
+    if (!s) {
+        log_error(s);
+        halt("image");
+    }
+    uint64_t initrd_total = 0, last_size = 0;
+    for (size_t i = 0; i < g_entry.initrd_count; i++) {
+        uint64_t size;
+        s = esp_file_size(g_entry.initrd[i], &size);
+        if (!s) {
+            log_error(s);
+            halt("initrd");
+        }
+        l.initrd_size = initrd_total + size;
+        initrd_total += page_up(size);
+        last_size = size;
+    }
+    (void)last_size;
+
+    kho::CommandLine cl(g_cmdline_buf, sizeof(g_cmdline_buf));
+    s = build_cmdline(handover, l.image, cl);
+    if (!s && handover) {
+        log_error(s);
+        if (kho::decide_kho_action(g_entry.kho, g_entry.kho_on_error, true, false) ==
+            kho::KhoAction::Halt)
+            halt("kho-cmdline");
+        handover = false;
+        logf("policy cold-boot found=1 usable=0");
+        s = build_cmdline(false, l.image, cl);
+    }
+    if (!s) {
+        log_error(s);
+        halt("cmdline");
+    }
+
+    s = place(handover, l.image, initrd_total, cl.length(), &l);
+    if (!s && handover) {
+        log_error(s);
+        if (kho::decide_kho_action(g_entry.kho, g_entry.kho_on_error, true, false) ==
+            kho::KhoAction::Halt)
+            halt("kho-no-space");
+        handover = false;
+        logf("policy cold-boot found=1 usable=0");
+        s = build_cmdline(false, l.image, cl);
+        if (s) s = place(false, l.image, initrd_total, cl.length(), &l);
+    }
+    if (!s) {
+        log_error(s);
+        halt("placement");
+    }
+    bool in_scratch = handover && g_sets->scratch.contains(l.kernel, l.kernel + l.image.init_size);
+    logf("kernel file=%s size=%llu protocol=%u.%02u init_size=0x%llx align=0x%llx load=0x%llx in=%s",
+         g_entry.linux_path, (unsigned long long)file_size, l.image.protocol >> 8,
+         l.image.protocol & 0xff, (unsigned long long)l.image.init_size,
+         (unsigned long long)l.image.alignment, (unsigned long long)l.kernel,
+         in_scratch ? "scratch" : "ram");
+    logf("initrd count=%zu size=%llu addr=0x%llx", g_entry.initrd_count,
+         (unsigned long long)l.initrd_size, (unsigned long long)l.initrd);
+    logf("boot-data addr=0x%llx size=%llu", (unsigned long long)l.boot_data,
+         (unsigned long long)l.layout.size);
+    phase = log_phase("place", phase);
+
+    s = load_files(l);
+    if (!s) {
+        log_error(s);
+        halt("load");
+    }
+    phase = log_phase("load", phase);
+
+    // boot_params and the setup_data chain.
+    uint8_t* block = reinterpret_cast<uint8_t*>(l.boot_data);
+    memset(block, 0, l.layout.size);
+    auto* bp = reinterpret_cast<x86::BootParams*>(block + l.layout.boot_params);
+    char* cmdline = reinterpret_cast<char*>(block + l.layout.cmdline);
+    memcpy(cmdline, cl.c_str(), cl.length() + 1);
+    kho::BootParamsInputs in{};
+    in.kernel_load = l.kernel;
+    in.initrd_addr = l.initrd_size ? l.initrd : 0;
+    in.initrd_size = l.initrd_size;
+    in.cmdline_addr = l.boot_data + l.layout.cmdline;
+    in.acpi_rsdp = find_acpi_rsdp();
+    in.efi_system_table = reinterpret_cast<uintptr_t>(g_st);
+    s = kho::init_boot_params(l.image, g_kernel_prefix, sizeof(g_kernel_prefix), in, bp);
+    if (!s) {
+        log_error(s);
+        halt("boot-params");
+    }
+    logf("cmdline %s", cl.c_str());
+    kho::SetupDataChain chain(bp);
+    if (handover) {
+        auto* table = reinterpret_cast<kho::abi::KhoScratch*>(block + l.layout.scratch_table);
+        for (size_t i = 0; i < l.scratch_count; i++) table[i] = g_desc.scratch[i];
+        uint64_t table_phys = l.boot_data + l.layout.scratch_table;
+        x86::KhoData kd = kho::make_kho_data(g_desc.fdt_addr, table_phys, l.scratch_count,
+                                             g_kho.multikernel);
+        auto* node = reinterpret_cast<x86::SetupData*>(block + l.layout.kho_node);
+        memcpy(node + 1, &kd, sizeof(kd));
+        uint64_t node_phys = l.boot_data + l.layout.kho_node;
+        chain.append(node, node_phys, x86::kSetupKexecKho, sizeof(kd));
+        char hex[2 * sizeof(kd) + 1];
+        hex_bytes(&kd, sizeof(kd), hex);
+        logf("handover setup_data=0x%llx kho_data=%s", (unsigned long long)node_phys, hex);
+    } else {
+        logf("handover none");
+    }
+    if (g_kho.from_variable) {
+        s = delete_handover_variable();
+        if (!s) log_error(s);
+        else logf("descriptor consumed");
+    }
+    logf("boot entry=%s mode=%s kernel=0x%llx boot_params=0x%llx", g_entry.id,
+         handover ? "kho" : "cold", (unsigned long long)l.kernel,
+         (unsigned long long)(l.boot_data + l.layout.boot_params));
+    phase = log_phase("boot-params", phase);
+
+    // ExitBootServices(): a changed map key (the firmware allocated in
+    // between) means fetch the map again and retry; nothing but
+    // GetMemoryMap() may be called in between (UEFI 2.10 section 7.4).
+    uint8_t* map_buf = block + l.layout.efi_memmap;
+    MemoryMapSnapshot final_map;
+    int tries = 0;
+    for (;; tries++) {
+        s = get_memory_map(map_buf, l.layout.memmap_capacity, &final_map);
+        if (!s || tries == 8) {
+            if (!s) log_error(s);
+            halt("exit-boot-services");
+        }
+        EFI_STATUS es = g_bs->ExitBootServices(g_image, final_map.key);
+        if (es == EFI_SUCCESS) break;
+        if (es != EFI_INVALID_PARAMETER) {
+            logf("error io ExitBootServices status 0x%llx", (unsigned long long)es);
+            halt("exit-boot-services");
+        }
+    }
+    __asm__ volatile("cli");
+    log_boot_services_gone();
+    x86::SetupData* ext_node = reinterpret_cast<x86::SetupData*>(block + l.layout.e820_ext);
+    kho::E820Ext ext{ext_node, l.boot_data + l.layout.e820_ext, l.layout.e820_ext_capacity};
+    size_t e820_count = 0;
+    s = kho::set_memory_info(bp, final_map.view, l.boot_data + l.layout.efi_memmap,
+                             final_map.descriptor_version, reinterpret_cast<uintptr_t>(g_st), g_e820,
+                             sizeof(g_e820) / sizeof(g_e820[0]), ext, chain, &e820_count);
+    if (!s) {
+        log_error(s);
+        for (;;) __asm__ volatile("cli; hlt");
+    }
+    logf("exit ok tries=%d map=%zu e820=%zu setup_data=%zu", tries + 1, final_map.view.count,
+         e820_count, chain.length());
+    phase = log_phase("exit", phase);
+    uint64_t entry = l.kernel + x86::kEntry64Offset;
+    uint64_t now = rdtsc();
+    logf("jump entry=0x%llx boot_params=0x%llx us=%llu tsc=%llu", (unsigned long long)entry,
+         (unsigned long long)(l.boot_data + l.layout.boot_params),
+         (unsigned long long)clock_us(now), (unsigned long long)now);
+    khoboot_enter_linux64(entry, l.boot_data + l.layout.boot_params);
+}
+
+}  // namespace
+
+}  // namespace khoefi
+
+extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
+    using namespace khoefi;
+    clock_start();
+    g_image = image;
+    g_st = st;
+    g_bs = st->BootServices;
+    log_init();
+    clock_calibrate();
+    logf("start version=%s tsc=%llu tsc_khz=%llu", KHOBOOT_VERSION,
+         (unsigned long long)clock_entry_tsc(), (unsigned long long)clock_tsc_khz());
+    uint64_t phase = clock_entry_tsc();
+    Sets sets;
+    g_sets = &sets;
+
+    // 1. The descriptor variable, and the state it names protected before
+    //    anything else allocates.
+    size_t len = 0;
+    bool found = false;
+    Status s = read_handover_variable(g_desc_raw, sizeof(g_desc_raw), &len, &found);
+    if (found) {
+        g_kho.found = true;
+        g_kho.from_variable = true;
+        if (s) s = kho::parse_handover_descriptor(g_desc_raw, len, &g_desc);
+        if (!s) {
+            log_error(s);
+            phase = log_phase("kho", phase);
+        } else {
+            logf("kho descriptor source=variable fdt=0x%llx scratch=%u flags=0x%x",
+                 (unsigned long long)g_desc.fdt_addr, g_desc.scratch_count, g_desc.flags);
+            try_protect(g_desc, &phase);
+        }
+    }
+
+    // 2. The boot entry.
+    s = read_config();
+    if (!s) {
+        log_error(s);
+        halt("config");
+    }
+    phase = log_phase("config", phase);
+
+    // 3. A static setup from the entry, when no descriptor was found.
+    if (!g_kho.found && g_entry.kho_fdt && g_entry.kho != kho::KhoMode::Off) {
+        g_kho.found = true;
+        memset(&g_desc, 0, sizeof(g_desc));
+        g_desc.fdt_addr = g_entry.kho_fdt;
+        g_desc.fdt_size = kho::abi::kRootFdtSize;
+        g_desc.scratch_count = static_cast<uint32_t>(g_entry.kho_scratch_count);
+        for (size_t i = 0; i < g_entry.kho_scratch_count; i++) g_desc.scratch[i] = g_entry.kho_scratch[i];
+        logf("kho descriptor source=entry fdt=0x%llx scratch=%u flags=0x0",
+             (unsigned long long)g_desc.fdt_addr, g_desc.scratch_count);
+        try_protect(g_desc, &phase);
+    } else if (!g_kho.found) {
+        logf("kho none");
+    }
+    boot(phase);
+}
