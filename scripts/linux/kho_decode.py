@@ -15,10 +15,12 @@ Written from shared/kho-abi.md section 2.2 and the layout facts in Linux
 
 Used by scripts/capture-linux-vectors; also runs standalone:
   kho_decode.py DUMP --fdt-file FDT [--base 0]   (prints JSON)
+  kho_decode.py --vector loader/tests/vectors/linux-...  (self-check)
 Python 3 standard library only.
 """
 import json
 import mmap
+import os
 import struct
 import sys
 
@@ -65,6 +67,42 @@ class Ram:
             if (pos + self.base) % PAGE_SIZE == 0:
                 hits.append(pos + self.base)
             pos += 1
+
+
+class SparseRam:
+    """Physical memory made of (file, address) pieces, e.g. a vector's ram files."""
+
+    def __init__(self, pieces):
+        self.pieces = []
+        for path, addr in pieces:
+            with open(path, "rb") as f:
+                self.pieces.append((addr, f.read()))
+
+    def read(self, phys, length):
+        for addr, data in self.pieces:
+            if addr <= phys and phys + length <= addr + len(data):
+                return data[phys - addr:phys - addr + length]
+        raise DecodeError("read of 0x%x+0x%x outside the vector's ram files" % (phys, length))
+
+
+def check_vector(vdir):
+    """Decodes a committed vector from its ram files alone and compares it
+    with its expected-blocks.json and metadata-pages.json. Returns a list of
+    problems (empty = consistent)."""
+    def load(name):
+        with open(os.path.join(vdir, name)) as f:
+            return json.load(f)
+    st = load("state.json")
+    ram = SparseRam([(os.path.join(vdir, fn), addr) for fn, addr in st["ram_files"]])
+    state = decode_state(ram, st["fdt"])
+    problems = []
+    if state["compatible"] != st["compatible"]:
+        problems.append("compatible %s != %s" % (state["compatible"], st["compatible"]))
+    if [list(b) for b in state["blocks"]] != load("expected-blocks.json"):
+        problems.append("decoded blocks differ from expected-blocks.json")
+    if sorted(state["nodes"] + state["leaves"]) != load("metadata-pages.json"):
+        problems.append("radix pages differ from metadata-pages.json")
+    return problems
 
 
 def parse_fdt(blob):
@@ -241,12 +279,29 @@ def page_runs(pages):
 def main(argv):
     import argparse
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("dump")
+    ap.add_argument("dump", nargs="?")
+    ap.add_argument("--vector", help="check a committed vector directory instead")
     ap.add_argument("--fdt-file", help="bytes of the root FDT (debugfs kho/out/fdt)")
     ap.add_argument("--fdt", type=lambda s: int(s, 0), help="physical address of the root FDT")
     ap.add_argument("--base", type=lambda s: int(s, 0), default=0)
     args = ap.parse_args(argv)
-    ram = Ram(args.dump, args.base)
+    if args.vector:
+        try:
+            problems = check_vector(args.vector)
+        except (DecodeError, OSError, KeyError, ValueError) as e:
+            sys.exit("kho_decode: %s: %s" % (args.vector, e))
+        for p in problems:
+            print("kho_decode: %s: %s" % (args.vector, p), file=sys.stderr)
+        if problems:
+            sys.exit(1)
+        print("kho_decode: %s: consistent" % args.vector)
+        return
+    if not args.dump:
+        ap.error("need DUMP or --vector")
+    try:
+        ram = Ram(args.dump, args.base)
+    except (OSError, ValueError) as e:
+        sys.exit("kho_decode: cannot map %s: %s" % (args.dump, e))
     if args.fdt is None:
         if not args.fdt_file:
             ap.error("need --fdt or --fdt-file")
