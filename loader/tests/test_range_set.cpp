@@ -1,0 +1,280 @@
+// RangeSet (loader/range_set.h), the currency of the memory planner: every
+// operation is checked against a brute-force model (one bool per address
+// unit) on random inputs, plus the capacity contract the decoders rely on.
+#include <gtest/gtest.h>
+
+#include <ostream>
+#include <random>
+#include <vector>
+
+#include "loader/range_set.h"
+
+// Comparison and printing for gtest; in namespace kho for ADL, static so
+// that no other test file's helpers can clash at link time.
+namespace kho {
+static bool operator==(const Range& a, const Range& b) { return a.start == b.start && a.end == b.end; }
+[[maybe_unused]] static std::ostream& operator<<(std::ostream& os, const Range& r) {
+    return os << "[0x" << std::hex << r.start << ",0x" << r.end << std::dec << ")";
+}
+}  // namespace kho
+
+using kho::Err;
+using kho::Range;
+using kho::RangeSet;
+
+namespace {
+
+constexpr uint64_t kUniverse = 256;
+
+// Brute-force model: bit per unit of [0, kUniverse), shifted by `base` so
+// the same model also checks ranges near the top of the 64-bit space.
+struct Model {
+    std::vector<bool> bits = std::vector<bool>(kUniverse, false);
+    void add(uint64_t s, uint64_t e) {
+        for (uint64_t i = s; i < e; ++i) bits[i] = true;
+    }
+    std::vector<Range> ranges(uint64_t base = 0) const {
+        std::vector<Range> out;
+        for (uint64_t i = 0; i < kUniverse;) {
+            if (!bits[i]) {
+                ++i;
+                continue;
+            }
+            uint64_t j = i;
+            while (j < kUniverse && bits[j]) ++j;
+            out.push_back({base + i, base + j});
+            i = j;
+        }
+        return out;
+    }
+    bool all(uint64_t s, uint64_t e) const {
+        for (uint64_t i = s; i < e; ++i)
+            if (!bits[i]) return false;
+        return true;
+    }
+    bool any(uint64_t s, uint64_t e) const {
+        for (uint64_t i = s; i < e; ++i)
+            if (bits[i]) return true;
+        return false;
+    }
+    uint64_t count() const {
+        uint64_t n = 0;
+        for (bool b : bits) n += b;
+        return n;
+    }
+};
+
+// A RangeSet with its own storage.
+struct Set {
+    explicit Set(size_t cap) : storage(cap), rs(storage.data(), cap) {}
+    std::vector<Range> storage;
+    RangeSet rs;
+    std::vector<Range> ranges() const { return {rs.begin(), rs.end()}; }
+};
+
+
+// Random ranges inside [0, kUniverse) with start < end, in random order.
+void fill_random(std::mt19937_64& rng, Set& set, Model& model, int n, uint64_t base = 0) {
+    for (int i = 0; i < n; ++i) {
+        uint64_t s = rng() % kUniverse;
+        uint64_t len = 1 + rng() % (rng() % 4 == 0 ? 40 : 6);
+        uint64_t e = std::min(kUniverse, s + len);
+        ASSERT_TRUE(set.rs.add(base + s, base + e).is_ok());
+        model.add(s, e);
+    }
+}
+
+TEST(RangeSet, NormalizeMatchesTheModelOnRandomInput) {
+    std::mt19937_64 rng(1);
+    for (int round = 0; round < 300; ++round) {
+        Set set(64);
+        Model model;
+        fill_random(rng, set, model, 1 + int(rng() % 30));
+        set.rs.normalize();
+        ASSERT_TRUE(set.rs.normalized());
+        ASSERT_EQ(set.ranges(), model.ranges()) << "round " << round;
+        EXPECT_EQ(set.rs.total_bytes(), model.count());
+        // Idempotent.
+        set.rs.normalize();
+        EXPECT_EQ(set.ranges(), model.ranges());
+    }
+}
+
+TEST(RangeSet, QueriesMatchTheModel) {
+    std::mt19937_64 rng(2);
+    for (int round = 0; round < 200; ++round) {
+        Set set(64);
+        Model model;
+        fill_random(rng, set, model, 1 + int(rng() % 20));
+        set.rs.normalize();
+        for (int q = 0; q < 50; ++q) {
+            uint64_t s = rng() % kUniverse;
+            uint64_t e = std::min(kUniverse, s + 1 + rng() % 30);
+            EXPECT_EQ(set.rs.contains(s, e), model.all(s, e)) << s << "-" << e;
+            EXPECT_EQ(set.rs.intersects(s, e), model.any(s, e)) << s << "-" << e;
+            // lower_bound: first range with end > addr.
+            size_t expect = set.rs.size();
+            for (size_t i = 0; i < set.rs.size(); ++i)
+                if (set.storage[i].end > s) {
+                    expect = i;
+                    break;
+                }
+            EXPECT_EQ(set.rs.lower_bound(s), expect) << s;
+        }
+    }
+}
+
+TEST(RangeSet, SubtractAndIntersectMatchTheModel) {
+    std::mt19937_64 rng(3);
+    for (int round = 0; round < 300; ++round) {
+        Set a(64), b(64), diff(128), both(128);
+        Model ma, mb;
+        fill_random(rng, a, ma, 1 + int(rng() % 20));
+        fill_random(rng, b, mb, int(rng() % 20));
+        a.rs.normalize();
+        b.rs.normalize();
+        ASSERT_TRUE(a.rs.subtract(b.rs, diff.rs).is_ok());
+        ASSERT_TRUE(a.rs.intersect(b.rs, both.rs).is_ok());
+        Model md, mi;
+        for (uint64_t i = 0; i < kUniverse; ++i) {
+            md.bits[i] = ma.bits[i] && !mb.bits[i];
+            mi.bits[i] = ma.bits[i] && mb.bits[i];
+        }
+        EXPECT_EQ(diff.ranges(), md.ranges()) << "round " << round;
+        EXPECT_EQ(both.ranges(), mi.ranges()) << "round " << round;
+        EXPECT_TRUE(diff.rs.normalized());
+        EXPECT_TRUE(both.rs.normalized());
+    }
+}
+
+TEST(RangeSet, OutputIsClearedFirst) {
+    Set a(4), b(4), out(4);
+    ASSERT_TRUE(a.rs.add(10, 20).is_ok());
+    ASSERT_TRUE(b.rs.add(15, 30).is_ok());
+    ASSERT_TRUE(out.rs.add(100, 200).is_ok());
+    ASSERT_TRUE(a.rs.subtract(b.rs, out.rs).is_ok());
+    EXPECT_EQ(out.ranges(), (std::vector<Range>{{10, 15}}));
+    ASSERT_TRUE(a.rs.intersect(b.rs, out.rs).is_ok());
+    EXPECT_EQ(out.ranges(), (std::vector<Range>{{15, 20}}));
+}
+
+TEST(RangeSet, WorksAtTheTopOfTheAddressSpace) {
+    // Physical ranges near 2^64 must not wrap in any comparison.
+    const uint64_t base = UINT64_MAX - kUniverse;
+    std::mt19937_64 rng(4);
+    for (int round = 0; round < 50; ++round) {
+        Set a(64), b(64), diff(128), both(128);
+        Model ma, mb;
+        fill_random(rng, a, ma, 10, base);
+        fill_random(rng, b, mb, 10, base);
+        a.rs.normalize();
+        b.rs.normalize();
+        EXPECT_EQ(a.ranges(), ma.ranges(base));
+        ASSERT_TRUE(a.rs.subtract(b.rs, diff.rs).is_ok());
+        ASSERT_TRUE(a.rs.intersect(b.rs, both.rs).is_ok());
+        Model md, mi;
+        for (uint64_t i = 0; i < kUniverse; ++i) {
+            md.bits[i] = ma.bits[i] && !mb.bits[i];
+            mi.bits[i] = ma.bits[i] && mb.bits[i];
+        }
+        EXPECT_EQ(diff.ranges(), md.ranges(base));
+        EXPECT_EQ(both.ranges(), mi.ranges(base));
+    }
+}
+
+TEST(RangeSet, TouchingRangesMerge) {
+    Set s(8);
+    ASSERT_TRUE(s.rs.add(0x2000, 0x3000).is_ok());
+    ASSERT_TRUE(s.rs.add(0x1000, 0x2000).is_ok());
+    ASSERT_TRUE(s.rs.add(0x3000, 0x4000).is_ok());
+    s.rs.normalize();
+    EXPECT_EQ(s.ranges(), (std::vector<Range>{{0x1000, 0x4000}}));
+}
+
+TEST(RangeSet, EmptyRangesAreIgnored) {
+    Set s(4);
+    ASSERT_TRUE(s.rs.add(0x5000, 0x5000).is_ok());
+    s.rs.normalize();
+    EXPECT_EQ(s.rs.size(), 0u);
+    EXPECT_EQ(s.rs.total_bytes(), 0u);
+}
+
+TEST(RangeSet, AscendingAddsCoalesceWithoutUsingCapacity) {
+    // The decoders feed one run per bitmap in ascending order: a dense
+    // 64 GiB map is 512 leaf runs that must fit a set of capacity 1.
+    Set s(1);
+    for (uint64_t i = 0; i < 512; ++i)
+        ASSERT_TRUE(s.rs.add(i * 0x8000000, (i + 1) * 0x8000000).is_ok()) << i;
+    // Overlapping and contained ascending adds too.
+    ASSERT_TRUE(s.rs.add(0x10, 0x20).is_ok());
+    ASSERT_TRUE(s.rs.add(512 * 0x8000000ull - 0x1000, 512 * 0x8000000ull + 0x1000).is_ok());
+    s.rs.normalize();
+    EXPECT_EQ(s.ranges(), (std::vector<Range>{{0, 512 * 0x8000000ull + 0x1000}}));
+}
+
+TEST(RangeSet, FullSetReportsCapacity) {
+    Set s(3);
+    ASSERT_TRUE(s.rs.add(0, 1).is_ok());
+    ASSERT_TRUE(s.rs.add(10, 11).is_ok());
+    ASSERT_TRUE(s.rs.add(20, 21).is_ok());
+    kho::Status st = s.rs.add(30, 31);
+    EXPECT_EQ(st.code(), Err::Capacity) << st.message();
+    // The set is unchanged and still usable.
+    s.rs.normalize();
+    EXPECT_EQ(s.ranges(), (std::vector<Range>{{0, 1}, {10, 11}, {20, 21}}));
+}
+
+TEST(RangeSet, AddAllAndCapacity) {
+    Set a(4), b(2);
+    ASSERT_TRUE(a.rs.add(0, 1).is_ok());
+    ASSERT_TRUE(a.rs.add(10, 11).is_ok());
+    ASSERT_TRUE(a.rs.add(20, 21).is_ok());
+    ASSERT_TRUE(b.rs.add(5, 6).is_ok());
+    EXPECT_EQ(b.rs.add_all(a.rs).code(), Err::Capacity);
+    Set c(8);
+    ASSERT_TRUE(c.rs.add(10, 15).is_ok());
+    ASSERT_TRUE(c.rs.add_all(a.rs).is_ok());
+    c.rs.normalize();
+    EXPECT_EQ(c.ranges(), (std::vector<Range>{{0, 1}, {10, 15}, {20, 21}}));
+}
+
+TEST(RangeSet, SubtractAndIntersectReportCapacity) {
+    // a - b splits one range into 4 pieces; an output of capacity 3 must
+    // say so rather than drop a piece (a dropped piece of "free scratch"
+    // is harmless, a dropped piece of "to protect" is not).
+    Set a(1), b(3), out(3);
+    ASSERT_TRUE(a.rs.add(0, 100).is_ok());
+    ASSERT_TRUE(b.rs.add(10, 20).is_ok());
+    ASSERT_TRUE(b.rs.add(30, 40).is_ok());
+    ASSERT_TRUE(b.rs.add(50, 60).is_ok());
+    b.rs.normalize();
+    EXPECT_EQ(a.rs.subtract(b.rs, out.rs).code(), Err::Capacity);
+    Set c(4), d(1), out2(2);
+    for (uint64_t i = 0; i < 4; ++i) ASSERT_TRUE(c.rs.add(i * 10, i * 10 + 5).is_ok());
+    ASSERT_TRUE(d.rs.add(0, 100).is_ok());
+    EXPECT_EQ(c.rs.intersect(d.rs, out2.rs).code(), Err::Capacity);
+}
+
+TEST(RangeSet, PageRoundOut) {
+    Range r = kho::page_round_out(0x1001, 0x2001);
+    EXPECT_EQ(r.start, 0x1000u);
+    EXPECT_EQ(r.end, 0x3000u);
+    r = kho::page_round_out(0x1000, 0x2000);
+    EXPECT_EQ(r.start, 0x1000u);
+    EXPECT_EQ(r.end, 0x2000u);
+    r = kho::page_round_out(0x10200, 0x10400, 0x10000);
+    EXPECT_EQ(r.start, 0x10000u);
+    EXPECT_EQ(r.end, 0x20000u);
+}
+
+TEST(RangeSet, RangeHelpers) {
+    Range a{10, 20}, b{19, 30}, c{20, 30};
+    EXPECT_TRUE(a.overlaps(b));
+    EXPECT_FALSE(a.overlaps(c));  // half-open: touching is not overlapping
+    EXPECT_TRUE((Range{0, 100}).contains(a));
+    EXPECT_FALSE(a.contains(b));
+    EXPECT_EQ(a.size(), 10u);
+    EXPECT_TRUE((Range{5, 5}).empty());
+}
+
+}  // namespace
