@@ -64,9 +64,9 @@ $(ASAN)/loader/tests/%.o: loader/tests/%.cpp $(CORE_HDRS) $(TEST_HDRS) | $(DEPS_
 	@mkdir -p $(dir $@)
 	$(HOST_CXX) $(TEST_FLAGS) $(ASAN_OPT) -c $< -o $@
 $(HOST)/unit_tests: $(TEST_SRCS:%.cpp=$(HOST)/%.o) $(HOST)/libkhocore.a
-	$(HOST_CXX) $(HOST_OPT) -o $@ $^ -lgtest -lgtest_main -lfdt -pthread
+	$(HOST_CXX) $(HOST_OPT) -o $@ $^ -lgtest -lgtest_main -lfdt -lz -pthread
 $(ASAN)/unit_tests: $(TEST_SRCS:%.cpp=$(ASAN)/%.o) $(ASAN)/libkhocore.a
-	$(HOST_CXX) $(ASAN_OPT) -o $@ $^ -lgtest -lgtest_main -lfdt -pthread
+	$(HOST_CXX) $(ASAN_OPT) -o $@ $^ -lgtest -lgtest_main -lfdt -lz -pthread
 
 # --- benchmarks ---------------------------------------------------------------
 BENCH_SRCS := $(wildcard loader/bench/*.cpp)

@@ -65,6 +65,7 @@ size_t format_v(char* out, size_t size, const char* fmt, va_list ap) {
             break;
         }
         case 'c':
+            for (int pad = width - 1; pad > 0; --pad) o.put(' ');
             o.put(char(va_arg(ap, int)));
             break;
         case 'd':

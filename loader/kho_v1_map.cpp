@@ -101,14 +101,11 @@ private:
             return Status::error(Err::BadPointer, "kho-v1 bitmap 0x%llx is not %llu-byte aligned",
                                  (unsigned long long)e.bitmap, (unsigned long long)bytes);
         // The producer sets phys_start = (xa_index * PRESERVE_BITS) << shift,
-        // so it is aligned to a whole bitmap's span; and the span must stay
-        // inside the 52-bit physical space.
+        // so it is aligned to a whole bitmap's span. (The span itself may
+        // reach past 2^52 for high orders; only set bits must stay inside.)
         if ((e.phys_start >> shift) % bits != 0 || (e.phys_start & ((1ull << shift) - 1)) != 0)
             return Status::error(Err::BadMap, "kho-v1 chunk 0x%llx: phys_start 0x%llx misaligned for order %u",
                                  (unsigned long long)chunk_pa, (unsigned long long)e.phys_start, order);
-        if ((e.phys_start >> shift) + bits > (kPhysLimit >> shift))
-            return Status::error(Err::BadMap, "kho-v1 chunk 0x%llx: order %u span at 0x%llx beyond 52-bit physical space",
-                                 (unsigned long long)chunk_pa, order, (unsigned long long)e.phys_start);
         const uint8_t* p = mem_.view(e.bitmap, bytes);
         if (!p)
             return Status::error(Err::OutOfRam, "kho-v1 bitmap 0x%llx is outside RAM",
@@ -118,6 +115,18 @@ private:
         ++stats_.bitmaps;
 
         const auto* words = reinterpret_cast<const uint64_t*>(p);
+        const uint64_t first_block = e.phys_start >> shift;
+        const uint64_t limit_blocks = kPhysLimit >> shift;
+        auto emit = [&](uint64_t first_bit, uint64_t count) -> Status {
+            // In units of blocks, so nothing overflows: the run must end at
+            // or below 2^52.
+            if (first_block + first_bit + count > limit_blocks)
+                return Status::error(Err::BadMap,
+                                     "kho-v1 bitmap 0x%llx: order %u bit %llu beyond 52-bit physical space",
+                                     (unsigned long long)e.bitmap, order,
+                                     (unsigned long long)(first_bit + count - 1));
+            return sink_.blocks(e.phys_start + (first_bit << shift), order, count);
+        };
         uint64_t run_start = 0, run_len = 0;
         for (uint64_t w = 0; w < bits / 64; ++w) {
             for (uint64_t x = words[w]; x;) {
@@ -128,14 +137,14 @@ private:
                 if (run_len && run_start + run_len == start) {
                     run_len += ones;
                 } else {
-                    if (run_len) KHO_TRY(sink_.blocks(e.phys_start + (run_start << shift), order, run_len));
+                    if (run_len) KHO_TRY(emit(run_start, run_len));
                     run_start = start;
                     run_len = ones;
                 }
                 x = tz + ones >= 64 ? 0 : x & (~0ull << (tz + ones));
             }
         }
-        if (run_len) KHO_TRY(sink_.blocks(e.phys_start + (run_start << shift), order, run_len));
+        if (run_len) KHO_TRY(emit(run_start, run_len));
         return Status::ok();
     }
 

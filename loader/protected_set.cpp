@@ -64,6 +64,8 @@ Status collect_protected(const PhysMem& mem, const KhoState& state, const Protec
         KHO_TRY(add_page_rounded(protect, state.subnodes[i].blob_phys, state.subnodes[i].blob_size));
     if (options.scratch_table_addr)
         KHO_TRY(add_page_rounded(protect, options.scratch_table_addr, options.scratch_table_size));
+    if (options.manifest_addr)
+        KHO_TRY(add_page_rounded(protect, options.manifest_addr, options.manifest_size));
     protect.normalize();
     return Status::ok();
 }

@@ -20,6 +20,10 @@ struct ProtectOptions {
     // loader builds its own table from inline regions.
     uint64_t scratch_table_addr = 0;
     uint64_t scratch_table_size = 0;
+    // The producer's integrity manifest, when the descriptor names one: it
+    // must survive the boot as much as the state it vouches for.
+    uint64_t manifest_addr = 0;
+    uint64_t manifest_size = 0;
 };
 
 struct ProtectStats {

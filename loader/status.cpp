@@ -24,6 +24,7 @@ const char* err_name(Err e) {
     case Err::BadEntry: return "bad-entry";
     case Err::Stale: return "stale-state";
     case Err::Io: return "io";
+    case Err::Integrity: return "kho-integrity";
     }
     return "unknown";
 }

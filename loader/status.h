@@ -23,6 +23,7 @@ enum class Err : uint8_t {
     BadEntry,        // boot entry invalid
     Stale,           // state no longer in RAM (cold power cycle)
     Io,              // firmware or file I/O failed
+    Integrity,       // preserved bytes differ from the producer's manifest
 };
 
 const char* err_name(Err e);
