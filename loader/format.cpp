@@ -15,7 +15,10 @@ struct Out {
     }
 };
 
-void put_unsigned(Out& o, unsigned long long v, unsigned base, bool upper, int width, bool zero) {
+// Writes v in `base`, padded to `width` as printf does: the sign counts
+// toward the width, and goes before zero padding but after space padding.
+void put_number(Out& o, unsigned long long v, unsigned base, bool upper, int width, bool zero,
+                char sign = 0) {
     char digits[24];
     int n = 0;
     const char* set = upper ? "0123456789ABCDEF" : "0123456789abcdef";
@@ -23,7 +26,11 @@ void put_unsigned(Out& o, unsigned long long v, unsigned base, bool upper, int w
         digits[n++] = set[v % base];
         v /= base;
     } while (v);
-    for (int pad = width - n; pad > 0; --pad) o.put(zero ? '0' : ' ');
+    int pad = width - n - (sign ? 1 : 0);
+    if (!zero)
+        for (; pad > 0; --pad) o.put(' ');
+    if (sign) o.put(sign);
+    for (; pad > 0; --pad) o.put('0');
     while (n) o.put(digits[--n]);
 }
 
@@ -75,8 +82,7 @@ size_t format_v(char* out, size_t size, const char* fmt, va_list ap) {
                           : longs == 1 ? va_arg(ap, long)
                                        : va_arg(ap, int);
             unsigned long long mag = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-            if (v < 0) o.put('-');
-            put_unsigned(o, mag, 10, false, width, zero);
+            put_number(o, mag, 10, false, width, zero, v < 0 ? '-' : 0);
             break;
         }
         case 'u':
@@ -86,13 +92,13 @@ size_t format_v(char* out, size_t size, const char* fmt, va_list ap) {
                                    : longs >= 2 ? va_arg(ap, unsigned long long)
                                    : longs == 1 ? va_arg(ap, unsigned long)
                                                 : va_arg(ap, unsigned);
-            put_unsigned(o, v, *p == 'u' ? 10 : 16, *p == 'X', width, zero);
+            put_number(o, v, *p == 'u' ? 10 : 16, *p == 'X', width, zero);
             break;
         }
         case 'p':
             o.put('0');
             o.put('x');
-            put_unsigned(o, (uintptr_t)va_arg(ap, void*), 16, false, width, zero);
+            put_number(o, (uintptr_t)va_arg(ap, void*), 16, false, width, zero);
             break;
         case '%':
             o.put('%');
