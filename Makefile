@@ -84,6 +84,7 @@ ALL_TARGETS := $(HOST_TARGETS)
 -include efi/build.mk
 -include test_kernel/build.mk
 -include loader/fuzz/build.mk
+-include scripts/linux/build.mk
 
 .PHONY: all host test unit-tests demo bench fuzz install clean deps
 all: $(ALL_TARGETS)
