@@ -16,7 +16,7 @@ KHOBOOT_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev
 EFI_COMMON := -ffreestanding -fshort-wchar -mno-red-zone -fpic -fno-stack-protector \
 	-maccumulate-outgoing-args -fno-strict-aliasing -DGNU_EFI_USE_MS_ABI \
 	-I$(GNUEFI_INC) -I$(GNUEFI_INC)/$(EFI_ARCH) -O2 -g
-EFI_CXXFLAGS := -std=c++20 $(WARN) -fno-exceptions -fno-rtti -fno-threadsafe-statics \
+EFI_CXXFLAGS := -std=c++20 $(WARN) -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-gnu-unique \
 	-fno-use-cxa-atexit -I. $(EFI_COMMON) -DKHOBOOT_VERSION='"$(KHOBOOT_VERSION)"'
 EFI_CFLAGS := -std=c11 $(WARN) $(EFI_COMMON)
 EFI_LDFLAGS := -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined \
@@ -45,6 +45,11 @@ $(EFI_OUT)/khoboot.so: $(EFI_OBJS)
 	@# gnu-efi's crt0 runs no constructors: refuse an image that needs them.
 	@if readelf -S $@ | grep -qE '\.(init_array|ctors)'; then \
 		echo "$@: global constructors are not run by crt0" >&2; rm -f $@; exit 1; fi
+	@# gnu-efi's _relocate applies R_X86_64_RELATIVE only; anything else
+	@# (e.g. symbol relocations to GNU-unique inline variables, hence
+	@# -fno-gnu-unique) would leave link-time addresses in the image.
+	@if readelf -rW $@ | grep R_X86_64_ | grep -qv R_X86_64_RELATIVE; then \
+		echo "$@: relocations other than R_X86_64_RELATIVE" >&2; rm -f $@; exit 1; fi
 
 $(EFI_APP): $(EFI_OUT)/khoboot.so
 	objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \

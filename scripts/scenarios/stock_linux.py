@@ -1,0 +1,292 @@
+"""Debian bookworm's stock kernel booted through khoboot (issue 3's
+"Done when" checks), with the probe initramfs (scripts/build-initramfs-probe)
+reporting what the kernel received.
+
+The KHO state is synthetic and small, generated here from
+shared/kho-abi.md (sections 1, 2.2, 7.2) independently of the loader: a
+kho-v4 root FDT with a "memblock" sub-FDT naming one reserve_mem region,
+and a 6-level radix tree preserving a few blocks. It is written into guest
+RAM with QEMU's loader device in 0x10000000-0x7e000000, which OVMF leaves
+alone (environment.md), and named with the entry's static keys.
+
+Bookworm's 6.1 has no KHO: it keeps the SETUP_KEXEC_KHO node in
+/sys/kernel/boot_params/setup_data but does not use it, so its
+decompressor's KASLR does not know scratch. The KHO scenario therefore
+boots it with `nokaslr`, which makes the kernel run where the loader put
+it (inside scratch); a KHO-enabled kernel restricts KASLR to scratch itself
+(arch/x86/boot/compressed/kaslr.c process_kho_entries()).
+
+Run `python3 scripts/scenarios/stock_linux.py synth OUT.bin` to write the
+state blob for manual QEMU runs (it goes at STATE_BASE).
+"""
+from __future__ import annotations
+
+import glob
+import os
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lib.bootchain import (Blob, Count, Custom, Entry, InOrder, Line, NoLine, Requirement, Run,  # noqa: E402
+                           Scenario, ScenarioError, ScenarioSkip)
+
+PAGE = 4096
+STATE_BASE = 0x20000000          # root FDT page, then sub-FDT and radix pages
+SCRATCH = (0x40000000, 0x10000000)  # 256 MiB, 2 MiB aligned
+RESERVE_MEM = ("probe", 0x22000000, 0x100000)  # name, start, size (one order-8 block)
+# Preserved blocks (phys, order): one page, a 2 MiB block, the reserve_mem region.
+BLOCKS = [(0x21000000, 0), (0x21200000, 9), (RESERVE_MEM[1], 8)]
+TAGS = ("KHOBOOT", "PROBE")
+
+
+# --- an independent KHO state encoder -----------------------------------------
+
+def _pad4(b: bytes) -> bytes:
+    return b + b"\0" * (-len(b) % 4)
+
+
+def fdt_blob(root) -> bytes:
+    """root = (name, [(prop, bytes)], [children]) -> a version 17 FDT."""
+    st, strings, offs = bytearray(), bytearray(), {}
+
+    def stroff(n):
+        if n not in offs:
+            offs[n] = len(strings)
+            strings.extend(n.encode() + b"\0")
+        return offs[n]
+
+    def node(n):
+        name, props, children = n
+        st.extend(struct.pack(">I", 1) + _pad4(name.encode() + b"\0"))
+        for p, v in props:
+            st.extend(struct.pack(">III", 3, len(v), stroff(p)) + _pad4(v))
+        for c in children:
+            node(c)
+        st.extend(struct.pack(">I", 2))
+
+    node(root)
+    st.extend(struct.pack(">I", 9))
+    off_rsv, off_struct = 40, 56
+    off_strings = off_struct + len(st)
+    total = off_strings + len(strings)
+    hdr = struct.pack(">10I", 0xD00DFEED, total, off_struct, off_strings, off_rsv, 17, 16, 0,
+                      len(strings), len(st))
+    return hdr + b"\0" * 16 + bytes(st) + bytes(strings)
+
+
+def u64(v: int) -> bytes:
+    return struct.pack("<Q", v)  # KHO properties are CPU-native u64
+
+
+def cstr(s: str) -> bytes:
+    return s.encode() + b"\0"
+
+
+def synth_state():
+    """Returns (blob bytes placed at STATE_BASE, protected page ranges)."""
+    pages = {}  # phys -> bytearray(PAGE)
+    next_page = [STATE_BASE + 2 * PAGE]
+
+    def new_page():
+        p = next_page[0]
+        next_page[0] += PAGE
+        pages[p] = bytearray(PAGE)
+        return p
+
+    # kho-abi.md 2.2, 4 KiB pages: 6 levels, key = order bit | phys >> (12 + order).
+    root = new_page()
+    for phys, order in BLOCKS:
+        key = (1 << (52 - order)) | (phys >> (12 + order))
+        table = root
+        for level in range(5, 0, -1):
+            idx = (key >> ((level - 1) * 9 + 15)) & 511
+            child = struct.unpack_from("<Q", pages[table], idx * 8)[0]
+            if not child:
+                child = new_page()
+                struct.pack_into("<Q", pages[table], idx * 8, child)
+            table = child
+        bit = key & 0x7FFF
+        pages[table][bit // 8] |= 1 << (bit % 8)
+
+    name, start, size = RESERVE_MEM
+    memblock = fdt_blob(("", [("compatible", cstr("memblock-v1"))], [
+        (name, [("compatible", cstr("reserve-mem-v1")), ("start", u64(start)), ("size", u64(size))], [])]))
+    sub_addr = STATE_BASE + PAGE
+    kho = fdt_blob(("", [("compatible", cstr("kho-v4")), ("preserved-memory-map", u64(root))], [
+        ("memblock", [("preserved-data", u64(sub_addr)), ("blob-size", u64(len(memblock)))], [])]))
+    assert len(kho) <= PAGE and len(memblock) <= PAGE
+    end = next_page[0]
+    blob = bytearray(end - STATE_BASE)
+    blob[0:len(kho)] = kho
+    blob[PAGE:PAGE + len(memblock)] = memblock
+    for p, b in pages.items():
+        blob[p - STATE_BASE:p - STATE_BASE + PAGE] = b
+    protected = [(STATE_BASE, end)] + [(p, p + (PAGE << o)) for p, o in BLOCKS]
+    return bytes(blob), protected
+
+
+# --- helpers for the checks ---------------------------------------------------------
+
+def _field(line: str, key: str):
+    m = re.search(rf"\b{key}=(\S+)", line)
+    return m.group(1) if m else None
+
+
+def _e820_ram(lines):
+    out = []
+    for l in lines:
+        if l.startswith("PROBE: e820 ") and l.endswith("type=System RAM"):
+            out.append((int(_field(l, "start"), 16), int(_field(l, "end"), 16) + 1))
+    return out
+
+
+def check_kho_node_matches(lines):
+    logged = [l for l in lines if l.startswith("KHOBOOT: handover setup_data=")]
+    nodes = [l for l in lines if l.startswith("PROBE: setup_data ") and " type=10 " in l]
+    if len(logged) != 1:
+        return f"{len(logged)} 'KHOBOOT: handover setup_data=' lines, expected 1"
+    if len(nodes) != 1:
+        return f"{len(nodes)} setup_data nodes of type 10 in the kernel, expected 1"
+    want = _field(logged[0], "kho_data")
+    got = _field(nodes[0], "data")
+    if got != want:
+        return f"kernel's type-10 data {got} != logged kho_data {want}"
+    if _field(nodes[0], "len") != "32":
+        return f"type-10 node is {_field(nodes[0], 'len')} bytes, expected 32"
+    return None
+
+
+def check_protected_is_ram(lines):
+    ram = _e820_ram(lines)
+    if not ram:
+        return "no System RAM lines from /sys/firmware/memmap"
+    _, protected = synth_state()
+    for s, e in protected:
+        if not any(a <= s and e <= b for a, b in ram):
+            return f"protected 0x{s:x}-0x{e:x} is not inside one System RAM e820 entry"
+    return None
+
+
+def check_kernel_in_scratch(lines):
+    code = [l for l in lines if l.startswith("PROBE: kernel-code ")]
+    if not code:
+        return "no kernel-code line"
+    s, e = (int(x, 16) for x in code[0].split()[-1].split("-"))
+    lo, size = SCRATCH
+    if not (lo <= s and e < lo + size):
+        return f"kernel code 0x{s:x}-0x{e:x} is outside scratch 0x{lo:x}-0x{lo + size:x}"
+    return None
+
+
+def check_efivars(lines):
+    m = [l for l in lines if l.startswith("PROBE: efi runtime=")]
+    if not m or _field(m[0], "runtime") != "yes" or int(_field(m[0], "efivars")) == 0:
+        return f"EFI runtime services not usable: {m[0] if m else 'no PROBE: efi line'}"
+    return None
+
+
+# --- scenarios ------------------------------------------------------------------------
+
+def _prepare(ctx, with_state: bool):
+    try:
+        vmlinuz = ctx.run(["scripts/fetch-debian-kernel"]).stdout.strip().splitlines()[-1]
+    except ScenarioError as e:
+        raise ScenarioSkip(f"Debian kernel not available: {e}")
+    root = Path(vmlinuz).parent.parent
+    modules = glob.glob(str(root / "lib/modules/*/kernel/fs/efivarfs/efivarfs.ko"))
+    initrd = ctx.workdir / "probe-initramfs.cpio.gz"
+    ctx.run(["scripts/build-initramfs-probe", "--out", initrd] +
+            [a for m in modules for a in ("--module", m)])
+    for e in ctx.scenario.entries:
+        e.linux = vmlinuz
+        e.initrd = [str(initrd)]
+    if with_state:
+        blob, _ = synth_state()
+        path = ctx.workdir / "kho-state.bin"
+        path.write_bytes(blob)
+        for run in ctx.scenario.runs:
+            run.blobs.append(Blob(str(path), STATE_BASE))
+
+
+def _entry(options: str, **keys) -> "Entry":
+    return Entry("debian", linux="(set by prepare)", options=options,
+                 keys={k.replace("_", "-"): v for k, v in keys.items()})
+
+
+STATIC_KEYS = {"kho_fdt": hex(STATE_BASE), "kho_scratch": f"{SCRATCH[0]:#x}:{SCRATCH[1]:#x}"}
+COMMON = [
+    Line(r"KHOBOOT: start version=\S+ tsc=\d+ tsc_khz=\d+"),
+    InOrder([r"KHOBOOT: phase config us=\d+ at_us=\d+ tsc=\d+",
+             r"KHOBOOT: phase place us=\d+ at_us=\d+ tsc=\d+",
+             r"KHOBOOT: phase load us=\d+ at_us=\d+ tsc=\d+",
+             r"KHOBOOT: phase boot-params us=\d+ at_us=\d+ tsc=\d+",
+             r"KHOBOOT: phase exit us=\d+ at_us=\d+ tsc=\d+",
+             r"KHOBOOT: jump entry=0x[0-9a-f]+ boot_params=0x[0-9a-f]+ us=\d+ tsc=\d+",
+             r"PROBE: start kernel=.*",
+             r"PROBE: done"]),
+    Custom(check_efivars, "efivarfs lists variables"),
+]
+REQUIRES = [Requirement("build/x86_64/khoboot.efi", "efi/build.mk")]
+
+SCENARIOS = [
+    Scenario(
+        name="stock-linux-cold",
+        description="Debian's stock kernel, no KHO state: boots to the probe, no type-10 node, "
+                    "EFI runtime services work",
+        entries=[_entry("console=ttyS0 panic=-1")],
+        requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx, False),
+        runs=[Run(timeout=150, expect_exit=0, checks=COMMON + [
+            Line(r"KHOBOOT: kho none"),
+            Line(r"KHOBOOT: handover none"),
+            NoLine(r"PROBE: setup_data .* type=10 .*"),
+        ])],
+    ),
+    Scenario(
+        name="stock-linux-kho",
+        description="Debian's stock kernel with a synthetic kho-v4 state (static keys): one "
+                    "type-10 node equal to what khoboot logged, protected ranges are e820 RAM, "
+                    "the kernel runs inside scratch",
+        entries=[_entry("console=ttyS0 panic=-1 nokaslr", **STATIC_KEYS)],
+        requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx, True),
+        runs=[Run(timeout=150, expect_exit=0, checks=COMMON + [
+            Line(r"KHOBOOT: kho found compatible=kho-v4 .*blocks=3 .*"),
+            Line(r"KHOBOOT: reserve ok ranges=\d+ bytes=\d+"),
+            Line(r"KHOBOOT: kernel .* in=scratch"),
+            Line(r"KHOBOOT: cmdline .*\bkho=on\b.*"),
+            Line(r"KHOBOOT: cmdline .*\breserve_mem=1M:4096:probe\b.*"),
+            Count(r"PROBE: setup_data .* type=10 .*", 1),
+            Custom(check_kho_node_matches, "type-10 node equals logged kho_data"),
+            Custom(check_protected_is_ram, "protected ranges are e820 RAM"),
+            Custom(check_kernel_in_scratch, "kernel code inside scratch"),
+        ])],
+    ),
+    Scenario(
+        name="stock-linux-kho-off",
+        description="same state, entry says kho off: cold boot, no type-10 node",
+        entries=[_entry("console=ttyS0 panic=-1", kho="off", **STATIC_KEYS)],
+        requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx, True),
+        runs=[Run(timeout=150, expect_exit=0, checks=COMMON + [
+            Line(r"KHOBOOT: policy cold-boot found=0 usable=0"),
+            Line(r"KHOBOOT: handover none"),
+            NoLine(r"KHOBOOT: cmdline .*\bkho=on\b.*"),
+            NoLine(r"PROBE: setup_data .* type=10 .*"),
+        ])],
+    ),
+]
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "synth":
+        blob, protected = synth_state()
+        Path(sys.argv[2]).write_bytes(blob)
+        print(f"addr=0x{STATE_BASE:x} size={len(blob)} scratch=0x{SCRATCH[0]:x}:0x{SCRATCH[1]:x}")
+        for s, e in protected:
+            print(f"protect 0x{s:x}-0x{e:x}")
+    else:
+        print(__doc__)
