@@ -1,0 +1,222 @@
+// collect_protected (loader/protected_set.h): the set a KHO boot must keep
+// intact, from a whole state the test encoder builds (root FDT read by
+// read_kho_fdt, map, sub-blobs, scratch table): preserved blocks, every
+// map metadata page, the FDT page, each sub-blob rounded out to pages, the
+// scratch table. The expected set is computed here from the encoder's
+// input (kho-abi.md section 0, items 3-5).
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <vector>
+
+#include "loader/kho_fdt_reader.h"
+#include "loader/page_set.h"
+#include "loader/preserved_memory.h"
+#include "loader/protected_set.h"
+#include "loader/range_set.h"
+#include "loader/tests/fake_phys_mem.h"
+#include "loader/tests/kho_encoder.h"
+
+using namespace khotest;
+using kho::Err;
+using kho::Range;
+
+namespace kho {
+static bool operator==(const Range& a, const Range& b) { return a.start == b.start && a.end == b.end; }
+[[maybe_unused]] static std::ostream& operator<<(std::ostream& os, const Range& r) {
+    return os << "[0x" << std::hex << r.start << ",0x" << r.end << std::dec << ")";
+}
+}  // namespace kho
+
+namespace {
+
+constexpr uint64_t kArena = 0x60000000;
+constexpr uint64_t kPage = 4096;
+
+// Union of byte ranges, coalesced: the expected protect set.
+class Expected {
+public:
+    void add(uint64_t s, uint64_t e) {
+        if (s < e) raw_.emplace_back(s, e);
+    }
+    void add_pages(uint64_t s, uint64_t bytes) {
+        add(s & ~(kPage - 1), (s + bytes + kPage - 1) & ~(kPage - 1));
+    }
+    void add_blocks(const std::vector<Block>& bs) {
+        for (const Block& b : bs) add(b.phys, b.phys + (kPage << b.order));
+    }
+    void add_page_list(const std::vector<uint64_t>& pages) {
+        for (uint64_t p : pages) add(p, p + kPage);
+    }
+    std::vector<Range> ranges() const {
+        auto r = raw_;
+        std::sort(r.begin(), r.end());
+        std::vector<Range> out;
+        for (auto [s, e] : r) {
+            if (!out.empty() && s <= out.back().end) out.back().end = std::max(out.back().end, e);
+            else out.push_back({s, e});
+        }
+        return out;
+    }
+
+private:
+    std::vector<std::pair<uint64_t, uint64_t>> raw_;
+};
+
+class ProtectedSetTest : public ::testing::Test {
+protected:
+    FakePhysMem mem;
+    PageArena arena{mem, kArena, 32 << 20};
+    kho::KhoState state{};
+    std::vector<Range> storage = std::vector<Range>(1 << 14);
+    kho::RangeSet protect{storage.data(), storage.size()};
+    std::vector<uint64_t> slots = std::vector<uint64_t>(1 << 14);
+    kho::PageSet visited{slots.data(), slots.size()};
+    kho::ProtectStats stats{};
+
+    kho::Status collect(const kho::ProtectOptions& opt = {}) {
+        kho::RangeSetSink sink(protect, protect);
+        return kho::collect_protected(mem, state, opt, visited, sink, protect, &stats);
+    }
+    uint64_t place_root(const FdtNode& root) {
+        uint64_t addr = place_bytes(mem, arena, build_fdt(root));
+        kho::Status s = kho::read_kho_fdt(mem, addr, &state);
+        EXPECT_TRUE(s.is_ok()) << s.message();
+        return addr;
+    }
+    std::vector<Range> got() const { return {protect.begin(), protect.end()}; }
+};
+
+TEST_F(ProtectedSetTest, KhoV4StateProtectsEverythingTheConsumerReads) {
+    std::mt19937_64 rng(1);
+    std::vector<Block> blocks = random_sparse_blocks(rng, 200, 0, 14, 1ull << 32, 1ull << 38);
+    merge_disjoint(blocks, dense_pages(0x20000000, 3000));
+    RadixTree tree = encode_radix(mem, arena, blocks);
+    // Sub-blobs: one page-aligned and multi-page, one small and unaligned
+    // (kexec-metadata is a 73-byte object), one straddling a page boundary.
+    std::vector<KhoSubBlob> subs = {{"kho_test", 0x30000000, 0x5000},
+                                    {"kexec-metadata", 0x30100040, 73},
+                                    {"LUO", 0x30200ff0, 0x20}};
+    uint64_t fdt = place_root(kho_root_node("kho-v4", tree.root, subs));
+    kho::ProtectOptions opt;
+    opt.scratch_table_addr = 0x30300100;
+    opt.scratch_table_size = 3 * 16;
+    kho::Status s = collect(opt);
+    ASSERT_TRUE(s.is_ok()) << s.message();
+
+    Expected e;
+    e.add_blocks(blocks);
+    e.add_page_list(tree.all_pages());
+    e.add(fdt, fdt + kPage);
+    for (const auto& sub : subs) e.add_pages(sub.phys, sub.size);
+    e.add_pages(opt.scratch_table_addr, opt.scratch_table_size);
+    EXPECT_TRUE(protect.normalized());
+    EXPECT_EQ(got(), e.ranges());
+    EXPECT_EQ(stats.blocks, blocks.size());
+    EXPECT_EQ(stats.map_pages, tree.table_pages().size());
+    EXPECT_EQ(stats.leaf_pages, tree.leaf_pages().size());
+    EXPECT_EQ(stats.metadata_pages, tree.all_pages().size());
+}
+
+TEST_F(ProtectedSetTest, EveryRangeIsPageAligned) {
+    RadixTree tree = encode_radix(mem, arena, {{0x40000000, 0}});
+    place_root(kho_root_node("kho-v3", tree.root, {{"a", 0x50000123, 5}, {"b", 0x50001fff, 2}}));
+    kho::ProtectOptions opt;
+    opt.scratch_table_addr = 0x50002008;
+    opt.scratch_table_size = 16;
+    ASSERT_TRUE(collect(opt).is_ok());
+    for (const Range& r : got()) {
+        EXPECT_EQ(r.start % kPage, 0u) << r;
+        EXPECT_EQ(r.end % kPage, 0u) << r;
+    }
+    // "b" straddles 0x50002000: both of its pages are kept.
+    EXPECT_TRUE(protect.contains(0x50001000, 0x50003000));
+}
+
+TEST_F(ProtectedSetTest, KhoV2BlobWithoutSizeKeepsItsPage) {
+    RadixTree tree = encode_radix(mem, arena, {{0x40000000, 0}});
+    place_root(kho_root_node("kho-v2", tree.root, {{"memblock", 0x51000000, 0}}));
+    ASSERT_TRUE(collect().is_ok());
+    EXPECT_TRUE(protect.contains(0x51000000, 0x51001000));
+}
+
+TEST_F(ProtectedSetTest, KhoV1StateBothLayouts) {
+    for (V1Layout layout : {V1Layout::Page, V1Layout::Bytes512}) {
+        SCOPED_TRACE(layout == V1Layout::Page ? "page" : "512");
+        FakePhysMem m;
+        PageArena a(m, kArena, 16 << 20);
+        std::mt19937_64 rng(7);
+        std::vector<Block> blocks = random_sparse_blocks(rng, 150, 0, 10, 1ull << 32, 1ull << 36);
+        V1List list = encode_v1(m, a, blocks, {layout, false});
+        std::vector<uint8_t> sub = small_sub_fdt("memblock-v1", 0x1800);
+        uint64_t sub_addr = place_bytes(m, a, sub);
+        uint64_t fdt = place_bytes(m, a, build_fdt(kho_root_node("kho-v1", list.first, {{"memblock", sub_addr, 0}})));
+        kho::KhoState st{};
+        ASSERT_TRUE(kho::read_kho_fdt(m, fdt, &st).is_ok());
+        std::vector<Range> store(4096);
+        kho::RangeSet prot(store.data(), store.size());
+        kho::RangeSetSink sink(prot, prot);
+        std::vector<uint64_t> sl(4096);
+        kho::PageSet vis(sl.data(), sl.size());
+        kho::ProtectStats ps{};
+        kho::Status s = kho::collect_protected(m, st, {}, vis, sink, prot, &ps);
+        ASSERT_TRUE(s.is_ok()) << s.message();
+        Expected e;
+        e.add_blocks(blocks);
+        e.add_page_list(list.metadata_pages());
+        e.add(fdt, fdt + kPage);
+        e.add_pages(sub_addr, 0x1800);
+        EXPECT_EQ(std::vector<Range>(prot.begin(), prot.end()), e.ranges());
+        EXPECT_EQ(ps.blocks, blocks.size());
+        EXPECT_EQ(ps.map_pages, list.chunks.size());
+        EXPECT_EQ(ps.leaf_pages, list.bitmaps.size());
+        EXPECT_EQ(ps.v1_layout, layout == V1Layout::Page ? kho::abi::v1::BitmapLayout::Page
+                                                         : kho::abi::v1::BitmapLayout::Bytes512);
+    }
+}
+
+TEST_F(ProtectedSetTest, ExplicitV1LayoutIsHonoured) {
+    // Page-aligned 512-byte objects look like page bitmaps to Auto; the
+    // configuration can say otherwise (kho-abi.md 2.1: only the producer's
+    // kernel version tells).
+    std::vector<Block> blocks = {{0x100000000ull, 0}};
+    V1List list = encode_v1(mem, arena, blocks, {V1Layout::Bytes512, false});
+    place_root(kho_root_node("kho-v1", list.first, {}));
+    kho::ProtectOptions opt;
+    opt.v1_bitmaps = kho::V1BitmapMode::Bytes512;
+    ASSERT_TRUE(collect(opt).is_ok());
+    EXPECT_EQ(stats.v1_layout, kho::abi::v1::BitmapLayout::Bytes512);
+    EXPECT_TRUE(protect.contains(0x100000000ull, 0x100001000ull));
+}
+
+TEST_F(ProtectedSetTest, MultikernelProtectsItsFdtOnly) {
+    uint64_t fdt = place_root(multikernel_root_node(small_sub_fdt("instance")));
+    ASSERT_TRUE(collect().is_ok());
+    EXPECT_EQ(got(), (std::vector<Range>{{fdt, fdt + kPage}}));
+    EXPECT_EQ(stats.blocks, 0u);
+}
+
+TEST_F(ProtectedSetTest, MapErrorsAreReturned) {
+    RadixTree tree = encode_radix(mem, arena, {{0x123456000ull, 0}});
+    uint64_t l3 = tree.page_on_path(mem, 0x123456000ull, 0, 3);
+    ASSERT_TRUE(mem.write_u64(l3 + 8, tree.root));
+    place_root(kho_root_node("kho-v4", tree.root, {}));
+    kho::Status s = collect();
+    EXPECT_EQ(s.code(), Err::BadPointer) << s.message();
+    EXPECT_TRUE(mentions_hex(s.message(), tree.root)) << s.message();
+}
+
+TEST_F(ProtectedSetTest, FullProtectSetIsACapacityError) {
+    std::vector<Block> blocks;
+    for (uint64_t i = 0; i < 64; ++i) blocks.push_back({0x100000000ull + i * 0x200000, 0});
+    RadixTree tree = encode_radix(mem, arena, blocks);
+    place_root(kho_root_node("kho-v4", tree.root, {}));
+    std::vector<Range> small(16);
+    kho::RangeSet tiny(small.data(), small.size());
+    kho::RangeSetSink sink(tiny, tiny);
+    kho::Status s = kho::collect_protected(mem, state, {}, visited, sink, tiny, &stats);
+    EXPECT_EQ(s.code(), Err::Capacity) << s.message();
+}
+
+}  // namespace
