@@ -5,7 +5,7 @@ Layout (the loader's conventions, efi/README.md):
   /EFI/BOOT/BOOTX64.EFI           the loader (removable-media default path,
                                   UEFI 2.10 section 3.5.1.1, so no boot
                                   variable has to be created)
-  /loader/loader.conf             "default NAME.conf" (the first entry)
+  /loader/loader.conf             "default NAME" (the first entry id)
   /loader/entries/NAME.conf       Boot Loader Specification type #1 entries
   /khoboot-test/...               kernels, initrds and extra files
 
@@ -71,6 +71,6 @@ def build_esp(root: Path, esp: Path, loader: str, entries: list[Entry],
         (esp / "loader" / "entries" / f"{e.name}.conf").write_text(text)
     if entries:
         (esp / "loader" / "loader.conf").write_text(
-            f"default {entries[0].name}.conf\ntimeout 0\n")
+            f"default {entries[0].name}\ntimeout 0\n")
     for f in files:
         _copy(root, f.src, esp, f.dst)
