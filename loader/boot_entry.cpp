@@ -349,6 +349,48 @@ Status apply_load_options(const LoadOptions& options, BootEntry* entry, ConfigWa
     return Status::ok();
 }
 
+bool load_options_to_ascii(const uint16_t* ucs2, size_t bytes, char* out, size_t out_size) {
+    if (out_size == 0) return false;
+    out[0] = '\0';
+    if (!ucs2 || bytes < 2) return true;
+    if (bytes & 1) return false;
+    size_t n = bytes / 2, k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t c = ucs2[i];
+        if (c == 0) break;
+        if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+        if (c < 0x20 || c > 0x7e) return false;
+        if (k + 1 >= out_size) return false;
+        out[k++] = static_cast<char>(c);
+    }
+    out[k] = '\0';
+    return true;
+}
+
+KhoAction decide_kho_action(KhoMode mode, KhoOnError on_error, bool found, bool usable) {
+    switch (mode) {
+    case KhoMode::Off:
+        return KhoAction::ColdBoot;
+    case KhoMode::Required:
+        // "never boot without it": kho-on-error cannot soften this.
+        return found && usable ? KhoAction::Handover : KhoAction::Halt;
+    case KhoMode::Auto:
+        break;
+    }
+    if (!found) return KhoAction::ColdBoot;
+    if (usable) return KhoAction::Handover;
+    return on_error == KhoOnError::Halt ? KhoAction::Halt : KhoAction::ColdBoot;
+}
+
+const char* kho_action_name(KhoAction a) {
+    switch (a) {
+    case KhoAction::Handover: return "handover";
+    case KhoAction::ColdBoot: return "cold-boot";
+    case KhoAction::Halt: return "halt";
+    }
+    return "?";
+}
+
 bool glob_match(const char* p, const char* t) {
     // Iterative matcher with one backtrack point: linear in practice, no
     // recursion depth to exhaust on hostile patterns.

@@ -88,6 +88,18 @@ Status parse_load_options(const char* text, size_t len, LoadOptions* out);
 // extended. Errors name "load-options".
 Status apply_load_options(const LoadOptions& options, BootEntry* entry, ConfigWarnings* warnings);
 
+// The load options as UEFI passes them (UCS-2, LoadOptionsSize bytes) to
+// ASCII in `out`. False when they are not text (boot managers may pass
+// binary OptionalData): such options are ignored, not parsed.
+bool load_options_to_ascii(const uint16_t* ucs2, size_t bytes, char* out, size_t out_size);
+
+// What a boot does with a KHO state under an entry's policy. `found`: a
+// descriptor or the entry's static keys named a state; `usable`: it
+// validated, was protected and everything fits.
+enum class KhoAction : uint8_t { Handover, ColdBoot, Halt };
+KhoAction decide_kho_action(KhoMode mode, KhoOnError on_error, bool found, bool usable);
+const char* kho_action_name(KhoAction a);
+
 // Glob match used for `default` ('*' any run, '?' any one character).
 bool glob_match(const char* pattern, const char* text);
 
