@@ -176,7 +176,9 @@ bool check_fdt(Ctx& c, const char* expect) {
     const uint8_t* v = nullptr;
     uint32_t len = 0;
     const char* got = "?";
-    if (!why || c.fdt.prop(FdtView::kRoot, "compatible", &v, &len)) got = len && !v[len - 1] ? reinterpret_cast<const char*>(v) : "?";
+    bool opened = c.fdt.total_size() != 0 && (!why || streq(why, "root compatible differs"));
+    if (opened && c.fdt.prop(FdtView::kRoot, "compatible", &v, &len) && len && !v[len - 1])
+        got = reinterpret_cast<const char*>(v);
     return check("fdt", !why, "%s addr=0x%lx size=%lu totalsize=%u compatible=%s expected=%s",
                  why ? why : "valid", (unsigned long)kd.fdt_addr, (unsigned long)kd.fdt_size,
                  why ? 0 : c.fdt.total_size(), got, expect);
@@ -240,9 +242,9 @@ void check_placement(Ctx& c) {
         const KhoScratch& s = c.scratch[i];
         if (s.addr <= c.bi.initrd_phys && c.bi.initrd_phys + c.bi.initrd_size <= s.addr + s.size) initrd_in = true;
     }
-    check("placement", in >= 0, "kernel 0x%lx-0x%lx %s%d initrd %s",
+    check("placement", in >= 0, "kernel 0x%lx-0x%lx %s %d, initrd %s",
           (unsigned long)c.bi.image_start, (unsigned long)c.bi.image_end,
-          in >= 0 ? "inside scratch[" : "outside every scratch region", in,
+          in >= 0 ? "inside scratch region" : "outside every scratch region", in,
           c.bi.initrd_size ? (initrd_in ? "inside scratch" : "outside scratch") : "none");
 }
 

@@ -28,6 +28,9 @@ constexpr uint64_t kPage = 4096;
 constexpr unsigned kMaxOwnBlocks = 128;
 
 BusyRanges g_busy;
+constexpr uint32_t kMaxNewBlocks = 65536;
+uint64_t g_new_at[kMaxNewBlocks];
+uint8_t g_new_order[kMaxNewBlocks];
 
 struct Format {
     KhoVersion version;
@@ -177,8 +180,10 @@ void produce(const BootInfo& bi, const Options& o, const ConsumedState& prev, co
     } else {
         // One region per window (lowmem first), 2 MiB aligned like
         // CMA_MIN_ALIGNMENT_BYTES (kho-abi.md 4.2).
+        // 16 MiB into each window, so that blocks can sit below it too.
         for (size_t i = 0; i < win.count && scratch_count < 2; ++i) {
-            uint64_t a = g_busy.allocate(win.w[i], o.scratch_bytes, kScratchAlignment);
+            PhysRange inner{win.w[i].start + (16ull << 20), win.w[i].end};
+            uint64_t a = inner.end > inner.start ? g_busy.allocate(inner, o.scratch_bytes, kScratchAlignment) : 0;
             if (a) scratch[scratch_count++] = KhoScratch{a, o.scratch_bytes};
         }
         if (!scratch_count) fail_now("produce: no room for a scratch region");
@@ -195,6 +200,28 @@ void produce(const BootInfo& bi, const Options& o, const ConsumedState& prev, co
     auto dropped = [&](uint64_t i) { return drop && i % stride == stride - 1 && i / stride < drop; };
     uint64_t kept = prev_count - drop;
     uint64_t total = kept + o.blocks;
+
+    // ---- new blocks: mixed orders, both sides of 4 GiB, the first four
+    // touching scratch edges (claimed before anything else can take them)
+    uint64_t new_bytes = 0, edge_blocks = 0, high_blocks = 0;
+    if (o.blocks > kMaxNewBlocks) fail_now("produce: tk.blocks above %u", kMaxNewBlocks);
+    for (uint32_t i = 0; i < o.blocks; ++i) {
+        uint64_t rnd = pattern::mix64(pattern::block_seed(o.seed, hop, i) ^ 0xa5a5a5a5a5a5a5a5ull);
+        unsigned order = unsigned(__builtin_ctzll(rnd | (1ull << 63)));
+        g_new_order[i] = uint8_t(order > o.max_order ? o.max_order : order);
+        g_new_at[i] = 0;
+        uint64_t size = kPage << g_new_order[i];
+        if (i < 4 && g_new_order[i] <= 9) {
+            const KhoScratch& s = scratch[(i / 2) % scratch_count];
+            uint64_t want = i % 2 == 0 ? s.addr - size : s.addr + s.size;
+            bool inside = false;
+            for (size_t k = 0; k < win.count; ++k) inside = inside || win.w[k].contains(want, want + size);
+            if (s.addr >= size && inside && g_busy.claim(want, size)) {
+                g_new_at[i] = want;
+                ++edge_blocks;
+            }
+        }
+    }
 
     // ---- the manifest blob (sizes are known now) and the root FDT page
     uint64_t mf_size = mf::total_size(total, drop);
@@ -230,25 +257,11 @@ void produce(const BootInfo& bi, const Options& o, const ConsumedState& prev, co
         else entries[n++] = prev.entries[i];
     }
 
-    // ---- new blocks: mixed orders, both sides of 4 GiB, some touching scratch edges
-    uint64_t new_bytes = 0, edge_blocks = 0, high_blocks = 0;
     for (uint32_t i = 0; i < o.blocks; ++i) {
         uint64_t seed = pattern::block_seed(o.seed, hop, i);
-        uint64_t rnd = pattern::mix64(seed ^ 0xa5a5a5a5a5a5a5a5ull);
-        unsigned order = unsigned(__builtin_ctzll(rnd | (1ull << 63)));
-        if (order > o.max_order) order = o.max_order;
+        unsigned order = g_new_order[i];
         uint64_t size = kPage << order;
-        uint64_t at = 0;
-        if (i < 4 && order <= 9) {
-            const KhoScratch& s = scratch[(i / 2) % scratch_count];
-            uint64_t want = i % 2 == 0 ? s.addr - size : s.addr + s.size;
-            bool inside = false;
-            for (size_t k = 0; k < win.count; ++k) inside = inside || win.w[k].contains(want, want + size);
-            if (s.addr >= size && inside && g_busy.claim(want, size)) {
-                at = want;
-                ++edge_blocks;
-            }
-        }
+        uint64_t at = g_new_at[i];
         for (size_t k = 0; !at && k < win.count; ++k) at = g_busy.allocate(win.w[(i + k) % win.count], size, size);
         if (!at) fail_now("produce: no room for block %u (order %u)", i, order);
         if (at >= 1ull << 32) ++high_blocks;

@@ -1,0 +1,80 @@
+"""Boot chains of khoboot and test_kernel alone (no synthetic input): a
+cold boot, a three-hop chain with warm resets, a stale descriptor after a
+cold power cycle. test_kernel's plan (tk.plan=, one word per hop) says what
+each boot does; its hop counter lives in a UEFI variable, so a chain that
+lost its state fails instead of starting over.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lib.bootchain import (Count, Entry, InOrder, Line, NoLine, Requirement, Run,  # noqa: E402
+                           Scenario, EXIT_PASS)
+from lib.tk_cmdline import tk_options  # noqa: E402
+
+TK = "build/x86_64/test_kernel.bzImage"
+REQUIRES = [Requirement("build/x86_64/khoboot.efi", "efi/build.mk"),
+            Requirement(TK, "test_kernel/build.mk")]
+NO_FAIL = [NoLine(r"TEST_KERNEL: check \S+ fail.*"), NoLine(r"TEST_KERNEL: (error|exception) .*"),
+           NoLine(r"KHOBOOT: error .*")]
+
+
+def tk_entry(plan: str, **keys) -> Entry:
+    return Entry("tk", linux=TK, title="test_kernel", options=tk_options(plan, **keys))
+
+
+def consumer_checks(n_hops_consuming: int) -> list:
+    names = ["boot-params", "cmdline", "descriptor", "setup-data", "fdt", "scratch-table", "placement",
+             "manifest", "scratch", "map", "preserved-ram", "contents"]
+    return [Count(rf"TEST_KERNEL: check {n} ok .*", n_hops_consuming) for n in names
+            if n not in ("boot-params", "cmdline", "descriptor", "setup-data")]
+
+
+SCENARIOS = [
+    Scenario(
+        name="cold-boot",
+        description="no descriptor, no entry keys: khoboot boots cold, test_kernel sees no KHO node",
+        entries=[tk_entry("n")],
+        requires=REQUIRES,
+        runs=[Run(timeout=60, reboot=False, checks=NO_FAIL + [
+            Line(r"KHOBOOT: kho none"),
+            Line(r"KHOBOOT: handover none"),
+            InOrder([r"TEST_KERNEL: hop 1 of 1 plan=n",
+                     r"TEST_KERNEL: check boot-params ok .*",
+                     r"TEST_KERNEL: check cmdline ok .*",
+                     r"TEST_KERNEL: check descriptor ok .*",
+                     r"TEST_KERNEL: check setup-data ok 0 SETUP_KEXEC_KHO node\(s\), expected 0.*",
+                     r"TEST_KERNEL: result pass"]),
+        ])],
+    ),
+    Scenario(
+        name="chain-3hop-kho-v4",
+        description="producer -> consumer+producer -> consumer with warm resets in one QEMU "
+                    "process (kho-v4): every check passes at hops 2 and 3",
+        entries=[tk_entry("np,cp,c", format="kho-v4", compat="kho-v4", blocks=48)],
+        requires=REQUIRES,
+        runs=[Run(timeout=150, checks=NO_FAIL + consumer_checks(2) + [
+            Count(r"KHOBOOT: start .*", 3),
+            Count(r"TEST_KERNEL: produce reset warm", 2),
+            Count(r"KHOBOOT: kho descriptor source=variable .*", 2),
+            InOrder([r"TEST_KERNEL: hop 1 of 3 plan=np,cp,c",
+                     r"TEST_KERNEL: check setup-data ok 0 .*",
+                     r"TEST_KERNEL: produce state hop=1 .*kept=0 new=48 retired=0 .*",
+                     r"TEST_KERNEL: produce descriptor ok .*",
+                     r"KHOBOOT: kho found compatible=kho-v4 .*",
+                     r"KHOBOOT: reserve ok .*",
+                     r"TEST_KERNEL: hop 2 of 3 plan=np,cp,c",
+                     r"TEST_KERNEL: check manifest ok valid .*hop=1 .*entries=48 retired=0",
+                     r"TEST_KERNEL: check contents ok .*",
+                     r"TEST_KERNEL: produce state hop=2 .*kept=36 new=48 retired=12 .*",
+                     r"KHOBOOT: kho found compatible=kho-v4 .*",
+                     r"TEST_KERNEL: hop 3 of 3 plan=np,cp,c",
+                     r"TEST_KERNEL: check manifest ok valid .*hop=2 .*entries=84 retired=12",
+                     r"TEST_KERNEL: check map ok .*retired-present=0 .*",
+                     r"TEST_KERNEL: result pass"]),
+            Count(r"TEST_KERNEL: result pass", 1),
+        ])],
+    ),
+]
