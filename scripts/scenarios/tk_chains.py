@@ -77,4 +77,33 @@ SCENARIOS = [
             Count(r"TEST_KERNEL: result pass", 1),
         ])],
     ),
+    Scenario(
+        name="stale-descriptor",
+        description="test_kernel produces a state and powers off; QEMU restarts with the same "
+                    "variable store (RAM gone): khoboot finds the descriptor stale, consumes it "
+                    "and boots cold",
+        entries=[tk_entry("nP,n", format="kho-v4", blocks=16)],
+        requires=REQUIRES,
+        runs=[
+            Run(timeout=60, reboot=False, checks=NO_FAIL + [
+                InOrder([r"TEST_KERNEL: hop 1 of 2 plan=nP,n",
+                         r"TEST_KERNEL: produce state hop=1 .*",
+                         r"TEST_KERNEL: produce descriptor ok .*",
+                         r"TEST_KERNEL: produce power-off",
+                         r"TEST_KERNEL: result pass"]),
+            ]),
+            Run(timeout=60, reboot=False, checks=[
+                NoLine(r"TEST_KERNEL: check \S+ fail.*"),
+                InOrder([r"KHOBOOT: kho descriptor source=variable .*flags=0x2",
+                         r"KHOBOOT: error kho-stale FDT page 0x[0-9a-f]+ crc32 .*",
+                         r"KHOBOOT: policy cold-boot found=1 usable=0",
+                         r"KHOBOOT: handover none",
+                         r"KHOBOOT: descriptor consumed",
+                         r"TEST_KERNEL: hop 2 of 2 plan=nP,n",
+                         r"TEST_KERNEL: check descriptor ok .*",
+                         r"TEST_KERNEL: check setup-data ok 0 .*",
+                         r"TEST_KERNEL: result pass"]),
+            ]),
+        ],
+    ),
 ]
