@@ -66,7 +66,14 @@ RadixShape RadixShape::for_page_shift(unsigned page_shift) {
     s.order0_log2 = 64 - page_shift;
     s.table_log2 = page_shift - 3;  // PAGE_SIZE / sizeof(u64) entries
     s.bitmap_log2 = page_shift + 3;  // PAGE_SIZE * 8 bits
-    unsigned above_leaf = s.order0_log2 - s.bitmap_log2;
+    // Levels needed for every key bit: a key is KHO_ORDER_0_LOG2 + 1 bits
+    // wide (the order bit of an order-0 key is bit ORDER_0_LOG2). The first
+    // radix version sized the tree from ORDER_0_LOG2 alone, one bit short;
+    // Linux fixed that ("kho: fix KHO_TREE_MAX_DEPTH for non-4KB page
+    // sizes", d64b0372760e, KHO_RADIX_KEY_WIDTH = 64 - PAGE_SHIFT + 1). The
+    // depth only changes for 16 KiB pages (4 -> 5); 4 and 64 KiB stay 6 / 4.
+    unsigned key_width = s.order0_log2 + 1;
+    unsigned above_leaf = key_width - s.bitmap_log2;
     s.depth = (above_leaf + s.table_log2 - 1) / s.table_log2 + 1;
     return s;
 }

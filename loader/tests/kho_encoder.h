@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <map>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -27,6 +28,11 @@ struct Block {
         return phys != o.phys ? phys < o.phys : order < o.order;
     }
 };
+
+// Readable gtest failure messages: "0x123456000/o0".
+inline void PrintTo(const Block& b, std::ostream* os) {
+    *os << "0x" << std::hex << b.phys << std::dec << "/o" << b.order;
+}
 
 // ---------------------------------------------------------------------------
 // Metadata page allocation.

@@ -82,7 +82,8 @@ TEST(RadixEncoder, KeysMatchTheAbiWorkedExamples) {
     EXPECT_EQ(radix_key(s, 0x123456000ull, 0), 0x0010000000123456ull);
     EXPECT_EQ(radix_key(s, 0x40000000ull, 9), 0x0000080000000200ull);
     EXPECT_EQ(radix_key(s, 0x80000000ull, 18), 0x0000000400000002ull);
-    EXPECT_EQ(RadixShape::for_page_shift(14).depth, 4u);
+    // 16 KiB: 51-bit keys need 5 levels (Linux d64b0372760e).
+    EXPECT_EQ(RadixShape::for_page_shift(14).depth, 5u);
     EXPECT_EQ(RadixShape::for_page_shift(16).depth, 4u);
 }
 
@@ -257,9 +258,10 @@ TEST_F(RadixMapTest, VisitedSetHoldsEveryTreePage) {
 }
 
 TEST(RadixMapLargePages, Radix16KAnd64KRoundTrip) {
-    // 16 KiB: kho-abi.md's depth formula gives 4 levels covering key bits
-    // 0..49, but an order-0 key has its order bit at 50 (the 16 KiB column
-    // is computed, not observed); only orders >= 1 are expressible there.
+    // Producer and consumer must share PAGE_SIZE; the geometry follows it.
+    // 16 KiB trees are 5 levels deep (key width 51 bits, Linux d64b0372760e
+    // fixed KHO_TREE_MAX_DEPTH, which the first radix version computed as 4
+    // and which then dropped the order bit of every order-0 key).
     for (unsigned shift : {14u, 16u}) {
         SCOPED_TRACE(shift);
         const uint64_t page = uint64_t(1) << shift;
@@ -268,11 +270,11 @@ TEST(RadixMapLargePages, Radix16KAnd64KRoundTrip) {
         std::mt19937_64 rng(shift);
         // Blocks generated for 4 KiB pages, scaled to the larger page: still
         // naturally aligned and disjoint.
-        std::vector<Block> blocks =
-            random_sparse_blocks(rng, 120, shift == 14 ? 1 : 0, 20, 0, 1ull << 40);
+        std::vector<Block> blocks = random_sparse_blocks(rng, 120, 0, 20, 0, 1ull << 40);
         for (Block& b : blocks) b.phys *= page / 4096;
         RadixTree tree = encode_radix(mem, arena, blocks, shift);
-        EXPECT_EQ(tree.shape.depth, 4u);
+        EXPECT_EQ(tree.shape.depth, shift == 14 ? 5u : 4u);
+        EXPECT_EQ(kho::abi::radix::geometry_for(shift).max_depth, tree.shape.depth);
         CollectingSink sink(page);
         std::vector<uint64_t> slots(1 << 14);
         kho::PageSet visited(slots.data(), slots.size());
