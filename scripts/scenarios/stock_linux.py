@@ -85,8 +85,9 @@ def cstr(s: str) -> bytes:
     return s.encode() + b"\0"
 
 
-def synth_state():
+def synth_state(blocks=None):
     """Returns (blob bytes placed at STATE_BASE, protected page ranges)."""
+    blocks = BLOCKS if blocks is None else blocks
     pages = {}  # phys -> bytearray(PAGE)
     next_page = [STATE_BASE + 2 * PAGE]
 
@@ -98,7 +99,7 @@ def synth_state():
 
     # kho-abi.md 2.2, 4 KiB pages: 6 levels, key = order bit | phys >> (12 + order).
     root = new_page()
-    for phys, order in BLOCKS:
+    for phys, order in blocks:
         key = (1 << (52 - order)) | (phys >> (12 + order))
         table = root
         for level in range(5, 0, -1):
@@ -124,7 +125,7 @@ def synth_state():
     blob[PAGE:PAGE + len(memblock)] = memblock
     for p, b in pages.items():
         blob[p - STATE_BASE:p - STATE_BASE + PAGE] = b
-    protected = [(STATE_BASE, end)] + [(p, p + (PAGE << o)) for p, o in BLOCKS]
+    protected = [(STATE_BASE, end)] + [(p, p + (PAGE << o)) for p, o in blocks]
     return bytes(blob), protected
 
 
@@ -190,7 +191,7 @@ def check_efivars(lines):
 
 # --- scenarios ------------------------------------------------------------------------
 
-def _prepare(ctx, with_state: bool):
+def _prepare(ctx, with_state: bool, blocks=None):
     try:
         vmlinuz = ctx.run(["scripts/fetch-debian-kernel"]).stdout.strip().splitlines()[-1]
     except ScenarioError as e:
@@ -204,7 +205,7 @@ def _prepare(ctx, with_state: bool):
         e.linux = vmlinuz
         e.initrd = [str(initrd)]
     if with_state:
-        blob, _ = synth_state()
+        blob, _ = synth_state(blocks)
         path = ctx.workdir / "kho-state.bin"
         path.write_bytes(blob)
         for run in ctx.scenario.runs:
@@ -230,6 +231,38 @@ COMMON = [
     Custom(check_efivars, "efivarfs lists variables"),
 ]
 REQUIRES = [Requirement("build/x86_64/khoboot.efi", "efi/build.mk")]
+# A page OVMF keeps as ACPI NVS with -m 3G on q35 (top of low RAM).
+FIRMWARE_PAGE = 0x7F77E000
+COLD_FALLBACK = [
+    Line(r"KHOBOOT: policy cold-boot found=1 usable=0"),
+    Line(r"KHOBOOT: handover none"),
+    NoLine(r"PROBE: setup_data .* type=10 .*"),
+]
+
+
+def _timing_record(name):
+    """A check that only records the loader's own time (never asserts on it):
+    khoboot's `jump us=`, or systemd-boot's LoaderTimeExecUSec -
+    LoaderTimeInitUSec (its own TSC clock; it records them only when the
+    CPU does not report a hypervisor, hence -cpu ...,-hypervisor)."""
+    def record(lines):
+        us = None
+        for l in lines:
+            if l.startswith("KHOBOOT: jump "):
+                us = int(_field(l, "us"))
+        init = [l for l in lines if "LoaderTimeInitUSec" in l and "efivar-text" in l]
+        exe = [l for l in lines if "LoaderTimeExecUSec" in l and "efivar-text" in l]
+        if us is None and init and exe:
+            us = int(exe[0].split()[-1]) - int(init[0].split()[-1])
+        if us is None:
+            return "no loader timing in the log"
+        out = Path(__file__).resolve().parents[2] / "build" / "loader-timing.txt"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("a") as f:
+            f.write(f"{name} entry_to_kernel_us={us}\n")
+        print(f"  {name}: loader entry to kernel {us} us")
+        return None
+    return record
 
 SCENARIOS = [
     Scenario(
@@ -277,6 +310,55 @@ SCENARIOS = [
             NoLine(r"KHOBOOT: cmdline .*\bkho=on\b.*"),
             NoLine(r"PROBE: setup_data .* type=10 .*"),
         ])],
+    ),
+    Scenario(
+        name="stock-linux-kho-conflict",
+        description="a preserved page the firmware owns (ACPI NVS): the conflict is reported "
+                    "with range and owner, kho-on-error cold-boot boots without a handover",
+        entries=[_entry("console=ttyS0 panic=-1", kho_on_error="cold-boot", **STATIC_KEYS)],
+        requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx, True, BLOCKS + [(FIRMWARE_PAGE, 0)]),
+        runs=[Run(timeout=150, expect_exit=0, checks=COMMON + COLD_FALLBACK + [
+            Line(rf"KHOBOOT: error kho-conflict {FIRMWARE_PAGE:#x}-{FIRMWARE_PAGE + PAGE:#x} "
+                 r"owner=(?!Conventional)\S+"),
+            NoLine(r"KHOBOOT: reserve ok .*"),
+        ])],
+    ),
+    Scenario(
+        name="stock-linux-kho-small-scratch",
+        description="scratch (32 MiB) smaller than the kernel's init_size: the error says how "
+                    "much was needed and free, then the cold-boot policy applies",
+        entries=[_entry("console=ttyS0 panic=-1", kho_fdt=hex(STATE_BASE),
+                        kho_scratch=f"{SCRATCH[0]:#x}:32M")],
+        requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx, True),
+        runs=[Run(timeout=150, expect_exit=0, checks=COMMON + COLD_FALLBACK + [
+            Line(r"KHOBOOT: reserve ok .*"),
+            Line(r"KHOBOOT: error no-space kernel needs 0x[0-9a-f]+ bytes aligned 0x200000 above "
+                 r"0x1000000; free scratch: largest 0x2000000, total 0x2000000"),
+        ])],
+    ),
+    # Loader time, khoboot against systemd-boot, same kernel and initrd
+    # (not in the default suite; figures go to build/loader-timing.txt).
+    Scenario(
+        name="timing-khoboot",
+        description="records khoboot's entry-to-jump time (cold boot)",
+        entries=[_entry("console=ttyS0 panic=-1")],
+        requires=REQUIRES, tags=TAGS, default=False,
+        prepare=lambda ctx: _prepare(ctx, False),
+        runs=[Run(timeout=150, expect_exit=0, qemu_args=["-cpu", "qemu64,-hypervisor"],
+                  checks=[Custom(_timing_record("khoboot"), "timing")])],
+    ),
+    Scenario(
+        name="timing-systemd-boot",
+        description="records systemd-boot's LoaderTimeExecUSec - LoaderTimeInitUSec",
+        loader="/usr/lib/systemd/boot/efi/systemd-bootx64.efi",
+        entries=[_entry("console=ttyS0 panic=-1")],
+        requires=[Requirement("/usr/lib/systemd/boot/efi/systemd-bootx64.efi")], tags=TAGS,
+        default=False,
+        prepare=lambda ctx: _prepare(ctx, False),
+        runs=[Run(timeout=150, expect_exit=0, qemu_args=["-cpu", "qemu64,-hypervisor"],
+                  checks=[Custom(_timing_record("systemd-boot"), "timing")])],
     ),
 ]
 
