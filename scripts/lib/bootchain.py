@@ -89,6 +89,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -285,9 +286,10 @@ class Context:
         return proc
 
     def khotool(self, *args, timeout: float = 600) -> subprocess.CompletedProcess:
-        tool = self.build / "host" / "khotool"
+        """Runs build/host/khotool (or $KHOTOOL, to try another build)."""
+        tool = Path(os.environ["KHOTOOL"]) if os.environ.get("KHOTOOL") else self.build / "host" / "khotool"
         if not tool.exists():
-            raise ScenarioError(f"missing build output {tool.relative_to(self.root)}")
+            raise ScenarioError(f"missing build output {tool}")
         return self.run([tool, *args], timeout=timeout)
 
 

@@ -1,0 +1,96 @@
+"""Synthetic KHO states (`khotool synth`) written into guest RAM with QEMU's
+loader device before the firmware runs, named to khoboot with the entry's
+static keys (kho-fdt, kho-scratch), and checked block by block by
+test_kernel in consumer mode (its manifest sub-blob lists every block's
+seed and digest).
+
+The states stay in RAM OVMF leaves alone (synth's default arenas; see
+test_kernel/README.md "Guest RAM and OVMF"). QEMU rewrites loader blobs at
+every reset, so these scenarios are single boots.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lib.bootchain import (Blob, Count, Entry, InOrder, Line, NoLine, Requirement, Run,  # noqa: E402
+                           Scenario)
+from lib.tk_cmdline import tk_options  # noqa: E402
+
+TK = "build/x86_64/test_kernel.bzImage"
+REQUIRES = [Requirement("build/x86_64/khoboot.efi", "efi/build.mk"),
+            Requirement(TK, "test_kernel/build.mk"),
+            Requirement("build/host/khotool")]
+NO_FAIL = [NoLine(r"TEST_KERNEL: check \S+ fail.*"), NoLine(r"TEST_KERNEL: (error|exception) .*"),
+           NoLine(r"KHOBOOT: error .*")]
+KHO_CHECKS = ["boot-params", "cmdline", "descriptor", "setup-data", "fdt", "scratch-table", "placement",
+              "manifest", "scratch", "map", "preserved-ram", "contents"]
+
+
+def synth_prepare(args: list[str]):
+    """Runs khotool synth ARGS, loads its blobs in the first run, puts its
+    entry keys in every entry, and asserts khoboot decoded exactly the
+    blocks synth encoded."""
+    def prepare(ctx):
+        out = ctx.workdir / "synth"
+        proc = ctx.khotool("synth", "--out", str(out), *args)
+        (ctx.workdir / "synth.txt").write_text(proc.stdout)
+        state = json.loads((out / "state.json").read_text())
+        ctx.data["synth"] = state
+        run = ctx.scenario.runs[0]
+        run.blobs += [Blob(str(out / b["file"]), b["addr"]) for b in state["blobs"]]
+        for e in ctx.scenario.entries:
+            e.keys.update(state["entry_keys"])
+        compat = state["format"].replace("kho-v1-512", "kho-v1")
+        if state["format"] != "multikernel-v1":
+            run.checks.append(Line(rf"KHOBOOT: kho found compatible={compat} fdt=0x{state['fdt']:x} "
+                                   rf"blocks={state['map_blocks']} .*"))
+            run.checks.append(Line(rf"TEST_KERNEL: check map ok .* blocks={state['map_blocks']} "
+                                   rf"matched={state['blocks']} missing=0 .*"))
+    return prepare
+
+
+def synth_scenario(name: str, description: str, args: list[str], compat: str, timeout: float = 90,
+                   memory: str = "3G", default: bool = True) -> Scenario:
+    checks = NO_FAIL + [
+        Line(r"KHOBOOT: kho descriptor source=entry .*"),
+        Line(r"KHOBOOT: reserve ok .*"),
+        Line(r"KHOBOOT: kernel .* in=scratch"),
+        InOrder([rf"TEST_KERNEL: check {c} ok .*" for c in KHO_CHECKS] + [r"TEST_KERNEL: result pass"]),
+    ]
+    return Scenario(
+        name=name, description=description, default=default,
+        entries=[Entry("tk", linux=TK, title="test_kernel", options=tk_options("c", compat=compat))],
+        requires=REQUIRES, prepare=synth_prepare(args),
+        runs=[Run(timeout=timeout, memory=memory, reboot=False, checks=checks)],
+    )
+
+
+SCENARIOS = [
+    synth_scenario("synth-kho-v4", "2000 blocks of orders 0-10 above and below 4 GiB, some "
+                   "against scratch edges, kho-v4 radix map", ["--format", "kho-v4"], "kho-v4"),
+    synth_scenario("synth-kho-v3", "the same layout as kho-v3 (blob-size required)",
+                   ["--format", "kho-v3", "--seed", "3"], "kho-v3"),
+    synth_scenario("synth-kho-v2", "the same layout as kho-v2 (no blob-size)",
+                   ["--format", "kho-v2", "--seed", "2"], "kho-v2"),
+    synth_scenario("synth-kho-v1-page", "kho-v1 chunk list with PAGE_SIZE bitmaps (6.17.9+)",
+                   ["--format", "kho-v1", "--seed", "4"], "kho-v1"),
+    synth_scenario("synth-kho-v1-512", "kho-v1 chunk list with 512-byte bitmaps (6.16-6.17.8)",
+                   ["--format", "kho-v1-512", "--seed", "5"], "kho-v1"),
+    Scenario(
+        name="synth-multikernel",
+        description="multikernel-v1 FDT named by kho-fdt alone: handed over with scratch 0/0",
+        entries=[Entry("tk", linux=TK, title="test_kernel", options=tk_options("m"))],
+        requires=REQUIRES, prepare=synth_prepare(["--format", "multikernel-v1"]),
+        runs=[Run(timeout=60, reboot=False, checks=NO_FAIL + [
+            Line(r"KHOBOOT: kho found compatible=multikernel-v1 .*"),
+            InOrder([r"TEST_KERNEL: check setup-data ok 1 .*scratch=0x0/0x0",
+                     r"TEST_KERNEL: check fdt ok valid .*compatible=multikernel-v1 .*",
+                     r"TEST_KERNEL: check multikernel ok instance DTB intact .*",
+                     r"TEST_KERNEL: check preserved-ram ok .*",
+                     r"TEST_KERNEL: result pass"]),
+        ])],
+    ),
+]
