@@ -33,8 +33,11 @@ constexpr Geometry geometry_for(unsigned page_shift) {
     g.order0_log2 = 64 - page_shift;
     g.table_log2 = page_shift - 3;
     g.bitmap_log2 = page_shift + 3;
-    // ceil((ORDER_0_LOG2 - BITMAP_LOG2) / TABLE_LOG2) + 1
-    g.max_depth = (g.order0_log2 - g.bitmap_log2 + g.table_log2 - 1) / g.table_log2 + 1;
+    // DIV_ROUND_UP(ORDER_0_LOG2 - BITMAP_LOG2 + 1, TABLE_LOG2) + 1, as in
+    // Linux 7.2.13 include/linux/kho/abi/kexec_handover.h: a key is
+    // ORDER_0_LOG2 + 1 bits wide (the order-0 order bit included). The "+ 1"
+    // is missing from kho-abi.md; it makes 16 KiB trees 5 levels deep.
+    g.max_depth = (g.order0_log2 - g.bitmap_log2 + 1 + g.table_log2 - 1) / g.table_log2 + 1;
     return g;
 }
 
@@ -43,7 +46,7 @@ static_assert(kGeometry4K.order0_log2 == 52);
 static_assert(kGeometry4K.table_log2 == 9);
 static_assert(kGeometry4K.bitmap_log2 == 15);
 static_assert(kGeometry4K.max_depth == 6);
-static_assert(geometry_for(14).max_depth == 4);
+static_assert(geometry_for(14).max_depth == 5);
 static_assert(geometry_for(16).max_depth == 4);
 
 // key = (1 << (ORDER_0_LOG2 - order)) | (phys >> (PAGE_SHIFT + order))
