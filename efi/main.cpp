@@ -239,6 +239,30 @@ void try_protect(const kho::HandoverDescriptor& d, uint64_t* phase) {
 }
 
 // --- configuration -----------------------------------------------------------
+
+// loader.conf's timeout: list the entries and wait for a digit. Polls the
+// keyboard with Stall() rather than creating timer events (no pool
+// allocation of the loader's own).
+size_t menu(const char* const* ids, size_t count, size_t def) {
+    for (size_t i = 0; i < count && i < 9; i++)
+        logf("menu %zu %s%s", i + 1, ids[i], i == def ? " (default)" : "");
+    SIMPLE_INPUT_INTERFACE* in = g_st->ConIn;
+    if (!in) return def;
+    for (uint64_t ms = 0; ms < uint64_t(g_conf.timeout_seconds) * 1000; ms += 10) {
+        EFI_INPUT_KEY key;
+        if (in->ReadKeyStroke(in, &key) == EFI_SUCCESS) {
+            size_t chosen;
+            if (kho::menu_choice(key.UnicodeChar, count, &chosen)) {
+                logf("menu chose %s", ids[chosen]);
+                return chosen;
+            }
+            break;
+        }
+        g_bs->Stall(10000);
+    }
+    return def;
+}
+
 Status read_config() {
     KHO_TRY(esp_open_root());
     EFI_GUID li_guid = LOADED_IMAGE_PROTOCOL;
@@ -266,6 +290,7 @@ Status read_config() {
     for (size_t i = 0; i < count; i++) ids[i] = g_ids[i];
     size_t index = 0;
     KHO_TRY(kho::select_entry(g_conf, ids, count, g_load_options.entry_id, &index));
+    if (g_conf.timeout_seconds && !g_load_options.entry_id[0]) index = menu(ids, count, index);
 
     char path[128];
     kho::format(path, sizeof(path), "/loader/entries/%s.conf", ids[index]);

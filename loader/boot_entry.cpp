@@ -391,6 +391,14 @@ const char* kho_action_name(KhoAction a) {
     return "?";
 }
 
+bool menu_choice(uint16_t key, size_t count, size_t* index) {
+    if (key < '1' || key > '9') return false;
+    size_t i = key - '1';
+    if (i >= count) return false;
+    *index = i;
+    return true;
+}
+
 bool glob_match(const char* p, const char* t) {
     // Iterative matcher with one backtrack point: linear in practice, no
     // recursion depth to exhaust on hostile patterns.

@@ -100,6 +100,11 @@ enum class KhoAction : uint8_t { Handover, ColdBoot, Halt };
 KhoAction decide_kho_action(KhoMode mode, KhoOnError on_error, bool found, bool usable);
 const char* kho_action_name(KhoAction a);
 
+// The boot menu shown while loader.conf's timeout runs: '1'..'9' pick an
+// entry by its position in the list; false for any other key (which stops
+// the countdown and boots the default).
+bool menu_choice(uint16_t key, size_t count, size_t* index);
+
 // Glob match used for `default` ('*' any run, '?' any one character).
 bool glob_match(const char* pattern, const char* text);
 

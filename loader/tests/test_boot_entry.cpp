@@ -235,6 +235,18 @@ TEST(SelectEntry, RequestedDefaultAndFirst) {
     ASSERT_FALSE(kho::select_entry(c, ids, 0, nullptr, &i));
 }
 
+TEST(Menu, DigitsPickEntries) {
+    size_t i = 99;
+    EXPECT_TRUE(kho::menu_choice('1', 3, &i));
+    EXPECT_EQ(i, 0u);
+    EXPECT_TRUE(kho::menu_choice('3', 3, &i));
+    EXPECT_EQ(i, 2u);
+    EXPECT_FALSE(kho::menu_choice('4', 3, &i));
+    EXPECT_FALSE(kho::menu_choice('0', 3, &i));
+    EXPECT_FALSE(kho::menu_choice('\r', 3, &i));
+    EXPECT_FALSE(kho::menu_choice(0x31 + 0x100, 3, &i));
+}
+
 TEST(KhoPolicy, Matrix) {
     using A = KhoAction;
     struct Row {
