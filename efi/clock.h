@@ -1,6 +1,6 @@
 // Timestamps for the phase lines: the TSC, and microseconds since the
-// loader's entry from a TSC rate calibrated against the firmware's Stall()
-// (EDK2 OVMF times Stall() with the ACPI PM timer).
+// loader's entry from a TSC rate calibrated against the ACPI PM timer
+// (the firmware's Stall() as a fallback).
 #pragma once
 #include <stdint.h>
 
@@ -13,7 +13,8 @@ inline uint64_t rdtsc() {
 }
 
 void clock_start();          // first thing in efi_main
-void clock_calibrate();      // needs boot services (1 ms Stall)
+void clock_calibrate();      // ~2 ms; needs the system table
+const char* clock_source();  // "acpi-pm" or "stall"
 uint64_t clock_entry_tsc();
 uint64_t clock_tsc_khz();
 uint64_t clock_us(uint64_t tsc);  // microseconds from entry to `tsc`

@@ -25,6 +25,7 @@
 #include "../loader/kho_fdt_reader.h"
 #include "../loader/memory_plan.h"
 #include "../loader/protected_set.h"
+#include "acpi.h"
 #include "clock.h"
 #include "esp_files.h"
 #include "firmware_memory.h"
@@ -424,20 +425,6 @@ Status load_files(const Loaded& l) {
     return Status::ok();
 }
 
-uint64_t find_acpi_rsdp() {
-    EFI_GUID acpi20 = ACPI_20_TABLE_GUID;
-    EFI_GUID acpi10 = ACPI_TABLE_GUID;
-    uint64_t v1 = 0;
-    for (UINTN i = 0; i < g_st->NumberOfTableEntries; i++) {
-        EFI_CONFIGURATION_TABLE& t = g_st->ConfigurationTable[i];
-        if (!memcmp(&t.VendorGuid, &acpi20, sizeof(EFI_GUID)))
-            return reinterpret_cast<uintptr_t>(t.VendorTable);
-        if (!memcmp(&t.VendorGuid, &acpi10, sizeof(EFI_GUID)))
-            v1 = reinterpret_cast<uintptr_t>(t.VendorTable);
-    }
-    return v1;
-}
-
 void hex_bytes(const void* p, size_t n, char* out) {
     const char* digits = "0123456789abcdef";
     const uint8_t* b = static_cast<const uint8_t*>(p);
@@ -538,7 +525,7 @@ void hex_bytes(const void* p, size_t n, char* out) {
     in.initrd_addr = l.initrd_size ? l.initrd : 0;
     in.initrd_size = l.initrd_size;
     in.cmdline_addr = l.boot_data + l.layout.cmdline;
-    in.acpi_rsdp = find_acpi_rsdp();
+    in.acpi_rsdp = acpi_rsdp();
     in.efi_system_table = reinterpret_cast<uintptr_t>(g_st);
     s = kho::init_boot_params(l.image, g_kernel_prefix, sizeof(g_kernel_prefix), in, bp);
     if (!s) {
@@ -627,8 +614,8 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
     g_bs = st->BootServices;
     log_init();
     clock_calibrate();
-    logf("start version=%s tsc=%llu tsc_khz=%llu", KHOBOOT_VERSION,
-         (unsigned long long)clock_entry_tsc(), (unsigned long long)clock_tsc_khz());
+    logf("start version=%s tsc=%llu tsc_khz=%llu clock=%s", KHOBOOT_VERSION,
+         (unsigned long long)clock_entry_tsc(), (unsigned long long)clock_tsc_khz(), clock_source());
     uint64_t phase = clock_entry_tsc();
     Sets sets;
     g_sets = &sets;

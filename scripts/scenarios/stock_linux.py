@@ -219,7 +219,7 @@ def _entry(options: str, **keys) -> "Entry":
 
 STATIC_KEYS = {"kho_fdt": hex(STATE_BASE), "kho_scratch": f"{SCRATCH[0]:#x}:{SCRATCH[1]:#x}"}
 COMMON = [
-    Line(r"KHOBOOT: start version=\S+ tsc=\d+ tsc_khz=\d+"),
+    Line(r"KHOBOOT: start version=\S+ tsc=\d+ tsc_khz=\d+ clock=(acpi-pm|stall)"),
     InOrder([r"KHOBOOT: phase config us=\d+ at_us=\d+ tsc=\d+",
              r"KHOBOOT: phase place us=\d+ at_us=\d+ tsc=\d+",
              r"KHOBOOT: phase load us=\d+ at_us=\d+ tsc=\d+",
