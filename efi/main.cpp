@@ -165,6 +165,10 @@ Status protect_state(const kho::HandoverDescriptor& d) {
     }
     KHO_TRY(kho::read_kho_fdt(g_sets->mem, d.fdt_addr, &g_state));
     g_kho.multikernel = g_state.version == kho::abi::KhoVersion::Multikernel1;
+    if (g_kho.from_variable &&
+        ((d.flags & kho::abi::descriptor::kFlagMultikernel) != 0) != g_kho.multikernel)
+        return Status::error(Err::BadDescriptor, "descriptor %s multikernel, the FDT is %s",
+                             g_kho.multikernel ? "does not say" : "says", g_state.compatible);
     // A normal state handed over with scratch 0/0 would be read as
     // multikernel by kernels carrying those patches (kho-abi.md 7.6).
     if (!g_kho.multikernel && d.scratch_count == 0)
@@ -357,7 +361,12 @@ Status place(bool handover, const kho::BzImage& image, uint64_t initrd_total, si
         KHO_TRY(kho::firmware_ram(map.view, fw_ram, free_mem));
         RangeSet data_space(g_data_space, count_of(g_data_space));
         const RangeSet* image_space = &free_mem;
-        if (handover) {
+        if (handover && g_kho.multikernel) {
+            // multikernel-v1 has no scratch: free RAM, which no longer
+            // includes the protected ranges (they are LoaderData now).
+            KHO_TRY(data_space.add_all(free_mem));
+            data_space.normalize();
+        } else if (handover) {
             kho::MemoryPlan plan{&g_sets->allocate, &g_sets->scratch_free, &g_sets->overlaps, g_conflicts,
                                  sizeof(g_conflicts) / sizeof(g_conflicts[0])};
             KHO_TRY(kho::make_memory_plan(map.view, g_sets->protect, g_sets->scratch, g_work,

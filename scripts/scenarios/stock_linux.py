@@ -129,6 +129,13 @@ def synth_state(blocks=None):
     return bytes(blob), protected
 
 
+def synth_multikernel() -> bytes:
+    """A multikernel-v1 root FDT (kho-abi.md 7.6) with a tiny instance DTB."""
+    dtb = fdt_blob(("", [("compatible", cstr("khoboot,probe-instance"))], []))
+    return fdt_blob(("", [("compatible", cstr("multikernel-v1"))],
+                     [("multikernel", [("dtb-data", dtb)], [])]))
+
+
 # --- helpers for the checks ---------------------------------------------------------
 
 def _field(line: str, key: str):
@@ -191,7 +198,7 @@ def check_efivars(lines):
 
 # --- scenarios ------------------------------------------------------------------------
 
-def _prepare(ctx, with_state: bool, blocks=None):
+def _prepare(ctx, with_state: bool, blocks=None, multikernel=False):
     try:
         vmlinuz = ctx.run(["scripts/fetch-debian-kernel"]).stdout.strip().splitlines()[-1]
     except ScenarioError as e:
@@ -204,7 +211,12 @@ def _prepare(ctx, with_state: bool, blocks=None):
     for e in ctx.scenario.entries:
         e.linux = vmlinuz
         e.initrd = [str(initrd)]
-    if with_state:
+    if multikernel:
+        path = ctx.workdir / "multikernel.bin"
+        path.write_bytes(synth_multikernel())
+        for run in ctx.scenario.runs:
+            run.blobs.append(Blob(str(path), STATE_BASE))
+    elif with_state:
         blob, _ = synth_state(blocks)
         path = ctx.workdir / "kho-state.bin"
         path.write_bytes(blob)
@@ -336,6 +348,22 @@ SCENARIOS = [
             Line(r"KHOBOOT: reserve ok .*"),
             Line(r"KHOBOOT: error no-space kernel needs 0x[0-9a-f]+ bytes aligned 0x200000 above "
                  r"0x1000000; free scratch: largest 0x2000000, total 0x2000000"),
+        ])],
+    ),
+    Scenario(
+        name="stock-linux-multikernel",
+        description="a multikernel-v1 FDT (static kho-fdt, no scratch) is handed over with "
+                    "scratch 0/0 and the kernel placed in free RAM",
+        entries=[_entry("console=ttyS0 panic=-1", kho_fdt=hex(STATE_BASE))],
+        requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx, False, multikernel=True),
+        runs=[Run(timeout=150, expect_exit=0, checks=COMMON + [
+            Line(r"KHOBOOT: kho found compatible=multikernel-v1 .*"),
+            Line(r"KHOBOOT: policy handover found=1 usable=1"),
+            Line(r"KHOBOOT: handover setup_data=0x[0-9a-f]+ kho_data=0000002000000000"
+                 r"0010000000000000" + "0" * 32),
+            Count(r"PROBE: setup_data .* type=10 .*", 1),
+            Custom(check_kho_node_matches, "type-10 node equals logged kho_data"),
         ])],
     ),
     # Loader time, khoboot against systemd-boot, same kernel and initrd
