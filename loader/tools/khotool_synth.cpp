@@ -21,6 +21,8 @@ const char kUsage[] =
     "  --seed S            pattern and layout seed (default 1)\n"
     "  --cluster N         mean run of adjacent blocks between gaps (default 16, 0 = no gaps)\n"
     "  --no-edge-blocks    do not place blocks against scratch edges\n"
+    "  --by-order          place larger orders first (few coalesced ranges) instead of\n"
+    "                      interleaving orders (alignment holes: many ranges)\n"
     "  --scratch A:S[,A:S] scratch regions (default 0x40000000:0x4000000,0x120000000:0x4000000)\n"
     "  --arena S-E[,S-E]   where blocks and metadata may go (default\n"
     "                      0x10000000-0x70000000,0x100000000-0x140000000: q35 -m 3G\n"
@@ -105,6 +107,8 @@ int khotool_synth(int argc, char** argv) {
             o.cluster = unsigned(n);
         } else if (a == "--no-edge-blocks") {
             o.edge_blocks = false;
+        } else if (a == "--by-order") {
+            o.by_order = true;
         } else if (a == "--scratch") {
             o.scratch.clear();
             if (!value(&v) || !parse_pairs(v, ':', [&](uint64_t x, uint64_t y) { o.scratch.push_back({x, y}); }))

@@ -227,9 +227,13 @@ std::string build_state(const Options& o, State* s) {
     // bottom-up, in runs of adjacent blocks separated by small gaps.
     std::vector<uint64_t> cursor;
     for (const auto& ar : o.arenas) cursor.push_back(ar.start);
+    std::vector<size_t> sequence;
+    for (size_t i = 0; i < orders.size(); ++i)
+        if (!at[i]) sequence.push_back(i);
+    if (o.by_order)
+        std::stable_sort(sequence.begin(), sequence.end(), [&](size_t a, size_t b) { return orders[a] > orders[b]; });
     size_t turn = 0;
-    for (size_t i = 0; i < orders.size(); ++i) {
-        if (at[i]) continue;
+    for (size_t i : sequence) {
         uint64_t size = kPage << orders[i];
         bool placed = false;
         for (size_t k = 0; k < o.arenas.size() && !placed; ++k) {

@@ -51,6 +51,10 @@ struct Options {
     uint64_t seed = 1;
     unsigned cluster = 16;            // mean run of adjacent blocks between gaps
     bool edge_blocks = true;          // blocks touching every scratch edge
+    // Placement order: as drawn (orders interleaved, so natural alignment
+    // leaves holes between blocks: many separate ranges), or largest order
+    // first (holes only at cluster gaps: few ranges).
+    bool by_order = false;
     // Defaults for q35 with -m 3G (RAM 0-2 GiB and 4-5 GiB), clear of what
     // OVMF writes while booting (README.md of test_kernel, environment.md).
     std::vector<abi::KhoScratch> scratch = {{0x40000000, 64ull << 20}, {0x120000000, 64ull << 20}};

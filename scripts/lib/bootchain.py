@@ -66,7 +66,10 @@ Fields (all but ``name`` optional):
   ``(v << 1) | 1``, so test_kernel's pass/fail are EXIT_PASS/EXIT_FAIL;
   ``None`` accepts any), ``Run.checks`` (assertions on this run's log),
   ``Run.before(ctx, run_index)`` optional hook run just before QEMU starts
-  (e.g. to edit the variable store at ``ctx.vars_path``).
+  (e.g. to edit the variable store at ``ctx.vars_path``), ``Run.stop_on``
+  regular expressions: a protocol line matching one means the guest will
+  do nothing more (default: ``KHOBOOT: halt .*``), so the run ends there
+  and fails with that line instead of waiting for the timeout.
 * ``Scenario.tags``: protocol-line tags this scenario asserts on
   (default ``("KHOBOOT", "TEST_KERNEL")``; the real-Linux scenarios add their
   init's tag).
@@ -231,6 +234,7 @@ class Run:
     expect_exit: Optional[int] = EXIT_PASS
     checks: list[Check] = field(default_factory=list)
     before: Optional[Callable[["Context", int], None]] = None
+    stop_on: list[str] = field(default_factory=lambda: [r"KHOBOOT: halt .*"])
 
 
 @dataclass

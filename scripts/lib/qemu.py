@@ -14,6 +14,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .bootchain import OVMF_CODE, Blob
 
@@ -25,6 +26,7 @@ class RunResult:
     serial: str
     cmdline: list[str]
     stderr: str
+    stopped: bool = False   # ended early by the stop condition
 
 
 def command(esp: Path, vars_path: Path, serial_log: Path, debug_log: Path,
@@ -51,18 +53,37 @@ def command(esp: Path, vars_path: Path, serial_log: Path, debug_log: Path,
     return cmd + list(extra)
 
 
-def run(cmd: list[str], serial_log: Path, timeout: float) -> RunResult:
+def run(cmd: list[str], serial_log: Path, timeout: float,
+        stop: Callable[[str], bool] | None = None) -> RunResult:
+    """Runs QEMU until it exits, `timeout` passes (status None), or `stop`
+    returns True for the serial output so far (a guest that halted for
+    good: status None, stopped=True)."""
     start = time.monotonic()
-    # Own process group so a timeout kills QEMU and nothing else.
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-        status = proc.returncode
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
+    # Own process group so a timeout kills QEMU and nothing else; output
+    # goes to files so a chatty QEMU can never block on a full pipe.
+    with open(serial_log.with_suffix(".qemu-out"), "w+") as out_f:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out_f, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        stopped = False
         status = None
+        while True:
+            try:
+                status = proc.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if time.monotonic() - start > timeout:
+                break
+            if stop and serial_log.exists() and stop(serial_log.read_text(errors="replace")):
+                stopped = True
+                break
+        if status is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        out_f.seek(0)
+        out = out_f.read()
+    serial_log.with_suffix(".qemu-out").unlink()
+    err = ""
     secs = time.monotonic() - start
     serial = serial_log.read_text(errors="replace") if serial_log.exists() else ""
-    return RunResult(status, secs, serial, cmd, (out or "") + (err or ""))
+    return RunResult(status, secs, serial, cmd, (out or "") + (err or ""), stopped)

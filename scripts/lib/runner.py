@@ -4,6 +4,7 @@ the variable store copy, the QEMU runs in sequence and the checks."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import sys
 import tempfile
@@ -143,13 +144,20 @@ class Executor:
             cmd = qemu.command(esp, vars_path, serial, debug, r.memory, r.reboot, r.blobs,
                                r.qemu_args)
             (work / f"run{i}-command.txt").write_text(" ".join(cmd) + "\n")
-            res = qemu.run(cmd, serial, r.timeout)
+            stops = [re.compile(p) for p in r.stop_on]
+
+            def halted(text: str, s=s, stops=stops) -> bool:
+                return any(p.fullmatch(l) for l in s.protocol_lines(text) for p in stops)
+
+            res = qemu.run(cmd, serial, r.timeout, halted)
             if res.stderr.strip():
                 (work / f"run{i}-qemu-stderr.log").write_text(res.stderr)
             self.note(f"{s.name}: run {i}/{len(s.runs)} exit={res.status} in {res.seconds:.1f}s")
             lines = s.protocol_lines(res.serial)
             (work / f"run{i}-protocol.txt").write_text("\n".join(lines) + "\n")
             where = f"run {i}: " if len(s.runs) > 1 else ""
+            if res.stopped:
+                raise ScenarioError(f"{where}guest stopped: {lines[-1] if lines else '?'}")
             if res.status is None:
                 last = lines[-1] if lines else "no protocol line"
                 raise ScenarioError(f"{where}timeout after {r.timeout:.0f}s (last: {last})")
