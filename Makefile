@@ -25,7 +25,9 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
 # The core is freestanding C++: no exceptions, no RTTI, no heap.
 CORE_FLAGS := -std=c++20 $(WARN) -fno-exceptions -fno-rtti -I.
 HOST_OPT := -O2 -g
-ASAN_OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# vptr checks need RTTI, which the core (-fno-rtti) does not have.
+ASAN_OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize=vptr -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
 
 CORE_SRCS := $(wildcard loader/*.cpp)
 HOST_CORE_OBJS := $(CORE_SRCS:%.cpp=$(HOST)/%.o)

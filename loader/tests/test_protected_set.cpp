@@ -65,33 +65,7 @@ private:
 };
 
 // Decodes into the production sink, RangeSetSink, feeding `protect`.
-//
-// In the sanitizer build the core is compiled -fno-rtti while tests are
-// compiled with UBSan's vptr check, which needs the typeinfo of every
-// polymorphic class it sees constructed: RangeSetSink's (out-of-line virtual
-// members, so its typeinfo belongs to the core) does not exist and the
-// binary would not link. There the same tests run through a test-side sink
-// with the same contract; the plain build covers RangeSetSink itself.
-#if defined(__SANITIZE_ADDRESS__)
-class TestRangeSetSink : public kho::PreservedMemorySink {
-public:
-    TestRangeSetSink(kho::RangeSet& blocks, kho::RangeSet& meta) : blocks_(blocks), meta_(meta) {}
-    kho::Status blocks(uint64_t phys, unsigned order, uint64_t count) override {
-        return blocks_.add(phys, phys + count * (kPage << order));
-    }
-    kho::Status metadata(uint64_t phys, uint64_t size) override {
-        kho::Range r = kho::page_round_out(phys, phys + size);
-        return meta_.add(r);
-    }
-
-private:
-    kho::RangeSet& blocks_;
-    kho::RangeSet& meta_;
-};
-using ProductionSink = TestRangeSetSink;
-#else
 using ProductionSink = kho::RangeSetSink;
-#endif
 
 kho::Status collect_into(
     const kho::PhysMem& mem, const kho::KhoState& state, const kho::ProtectOptions& opt,
