@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "inspect.h"
+#include "synth.h"
 
 namespace {
 
@@ -14,6 +15,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"inspect", kho::tools::khotool_inspect, "show a KHO state held in RAM dumps"},
+    {"synth", ::khotool_synth, "synthesise a KHO state as RAM blobs + descriptor"},
 };
 
 int usage(FILE* out) {
