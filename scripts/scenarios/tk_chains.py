@@ -32,6 +32,41 @@ def consumer_checks(n_hops_consuming: int) -> list:
             if n not in ("boot-params", "cmdline", "descriptor", "setup-data")]
 
 
+def chain_scenario(name: str, fmt: str, compat: str, blocks: int, default: bool = True) -> Scenario:
+    kept = blocks - blocks // 4
+    return Scenario(
+        name=name, default=default,
+        description=f"producer -> consumer+producer -> consumer with warm resets in one QEMU "
+                    f"process ({fmt}): every check passes at hops 2 and 3",
+        entries=[tk_entry("np,cp,c", format=fmt, compat=compat, blocks=blocks)],
+        requires=REQUIRES,
+        runs=[Run(timeout=150, checks=NO_FAIL + consumer_checks(2) + [
+            Count(r"KHOBOOT: start .*", 3),
+            Count(r"TEST_KERNEL: produce reset warm", 2),
+            Count(r"KHOBOOT: kho descriptor source=variable .*", 2),
+            Count(r"KHOBOOT: descriptor consumed", 2),
+            InOrder([r"TEST_KERNEL: hop 1 of 3 plan=np,cp,c",
+                     r"TEST_KERNEL: check setup-data ok 0 .*",
+                     rf"TEST_KERNEL: produce state hop=1 format={fmt} .*kept=0 new={blocks} retired=0 .*",
+                     r"TEST_KERNEL: produce descriptor ok .*",
+                     rf"KHOBOOT: kho found compatible={compat} .*",
+                     r"KHOBOOT: reserve ok .*",
+                     r"KHOBOOT: kernel .* in=scratch",
+                     r"TEST_KERNEL: hop 2 of 3 plan=np,cp,c",
+                     rf"TEST_KERNEL: check manifest ok valid .*hop=1 .*entries={blocks} retired=0",
+                     r"TEST_KERNEL: check contents ok .*",
+                     rf"TEST_KERNEL: produce state hop=2 .*kept={kept} new={blocks} retired={blocks // 4} .*",
+                     rf"KHOBOOT: kho found compatible={compat} .*",
+                     r"TEST_KERNEL: hop 3 of 3 plan=np,cp,c",
+                     rf"TEST_KERNEL: check manifest ok valid .*hop=2 .*entries={kept + blocks} "
+                     rf"retired={blocks // 4}",
+                     r"TEST_KERNEL: check map ok .*retired-present=0 .*",
+                     r"TEST_KERNEL: result pass"]),
+            Count(r"TEST_KERNEL: result pass", 1),
+        ])],
+    )
+
+
 SCENARIOS = [
     Scenario(
         name="cold-boot",
@@ -49,34 +84,10 @@ SCENARIOS = [
                      r"TEST_KERNEL: result pass"]),
         ])],
     ),
-    Scenario(
-        name="chain-3hop-kho-v4",
-        description="producer -> consumer+producer -> consumer with warm resets in one QEMU "
-                    "process (kho-v4): every check passes at hops 2 and 3",
-        entries=[tk_entry("np,cp,c", format="kho-v4", compat="kho-v4", blocks=48)],
-        requires=REQUIRES,
-        runs=[Run(timeout=150, checks=NO_FAIL + consumer_checks(2) + [
-            Count(r"KHOBOOT: start .*", 3),
-            Count(r"TEST_KERNEL: produce reset warm", 2),
-            Count(r"KHOBOOT: kho descriptor source=variable .*", 2),
-            InOrder([r"TEST_KERNEL: hop 1 of 3 plan=np,cp,c",
-                     r"TEST_KERNEL: check setup-data ok 0 .*",
-                     r"TEST_KERNEL: produce state hop=1 .*kept=0 new=48 retired=0 .*",
-                     r"TEST_KERNEL: produce descriptor ok .*",
-                     r"KHOBOOT: kho found compatible=kho-v4 .*",
-                     r"KHOBOOT: reserve ok .*",
-                     r"TEST_KERNEL: hop 2 of 3 plan=np,cp,c",
-                     r"TEST_KERNEL: check manifest ok valid .*hop=1 .*entries=48 retired=0",
-                     r"TEST_KERNEL: check contents ok .*",
-                     r"TEST_KERNEL: produce state hop=2 .*kept=36 new=48 retired=12 .*",
-                     r"KHOBOOT: kho found compatible=kho-v4 .*",
-                     r"TEST_KERNEL: hop 3 of 3 plan=np,cp,c",
-                     r"TEST_KERNEL: check manifest ok valid .*hop=2 .*entries=84 retired=12",
-                     r"TEST_KERNEL: check map ok .*retired-present=0 .*",
-                     r"TEST_KERNEL: result pass"]),
-            Count(r"TEST_KERNEL: result pass", 1),
-        ])],
-    ),
+    chain_scenario("chain-3hop-kho-v4", "kho-v4", "kho-v4", 48),
+    chain_scenario("chain-3hop-kho-v1-512", "kho-v1-512", "kho-v1", 40),
+    chain_scenario("chain-3hop-kho-v1", "kho-v1", "kho-v1", 40, default=False),
+    chain_scenario("chain-3hop-kho-v3", "kho-v3", "kho-v3", 40, default=False),
     Scenario(
         name="stale-descriptor",
         description="test_kernel produces a state and powers off; QEMU restarts with the same "
