@@ -459,7 +459,7 @@ void hex_bytes(const void* p, size_t n, char* out) {
         log_error(s);
         halt("image");
     }
-    uint64_t initrd_total = 0, last_size = 0;
+    uint64_t initrd_total = 0;
     for (size_t i = 0; i < g_entry.initrd_count; i++) {
         uint64_t size;
         s = esp_file_size(g_entry.initrd[i], &size);
@@ -469,9 +469,7 @@ void hex_bytes(const void* p, size_t n, char* out) {
         }
         l.initrd_size = initrd_total + size;
         initrd_total += page_up(size);
-        last_size = size;
     }
-    (void)last_size;
 
     kho::CommandLine cl(g_cmdline_buf, sizeof(g_cmdline_buf));
     s = build_cmdline(handover, l.image, cl);

@@ -224,6 +224,20 @@ def _prepare(ctx, with_state: bool, blocks=None, multikernel=False):
             run.blobs.append(Blob(str(path), STATE_BASE))
 
 
+def _prepare_kho_linux(ctx):
+    """The KHO-enabled kernel scripts/build-linux-kho leaves in the cache
+    (built once, ~4 min, outside the test suite): skip when absent."""
+    cache = Path(os.environ.get("KHOBOOT_CACHE", Path.home() / ".cache" / "khoboot")) / "linux"
+    found = sorted(glob.glob(str(cache / "*" / "bzImage")) +
+                   glob.glob(str(cache / "build-*" / "arch" / "x86" / "boot" / "bzImage")),
+                   key=os.path.getmtime)
+    if not found:
+        raise ScenarioSkip("no KHO-enabled kernel in the cache (run scripts/build-linux-kho)")
+    _prepare(ctx, True)
+    for e in ctx.scenario.entries:
+        e.linux = found[-1]
+
+
 def _entry(options: str, **keys) -> "Entry":
     return Entry("debian", linux="(set by prepare)", options=options,
                  keys={k.replace("_", "-"): v for k, v in keys.items()})
@@ -364,6 +378,24 @@ SCENARIOS = [
                  r"0010000000000000" + "0" * 32),
             Count(r"PROBE: setup_data .* type=10 .*", 1),
             Custom(check_kho_node_matches, "type-10 node equals logged kho_data"),
+        ])],
+    ),
+    Scenario(
+        name="kho-linux-synthetic-state",
+        description="a KHO-enabled Linux 7.2 (scripts/build-linux-kho) takes the synthetic state: "
+                    "'KHO: found kexec handover data', the reserve_mem region revived, and its "
+                    "KASLR keeps the kernel inside scratch (no nokaslr)",
+        entries=[_entry("console=ttyS0 panic=-1", **STATIC_KEYS)],
+        requires=REQUIRES, tags=TAGS,
+        prepare=_prepare_kho_linux,
+        runs=[Run(timeout=150, expect_exit=0, checks=COMMON + [
+            Line(r"KHOBOOT: kernel .* in=scratch"),
+            Line(r"PROBE: dmesg \[ *[0-9.]+\] KHO: found kexec handover data\."),
+            Line(r"PROBE: dmesg \[ *[0-9.]+\] Revived memory reservation 'probe' from KHO"),
+            Count(r"PROBE: setup_data .* type=10 .*", 1),
+            Custom(check_kho_node_matches, "type-10 node equals logged kho_data"),
+            Custom(check_protected_is_ram, "protected ranges are e820 RAM"),
+            Custom(check_kernel_in_scratch, "kernel code inside scratch"),
         ])],
     ),
     # Loader time, khoboot against systemd-boot, same kernel and initrd
