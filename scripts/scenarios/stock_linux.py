@@ -144,11 +144,26 @@ def _field(line: str, key: str):
 
 
 def _e820_ram(lines):
+    """RAM as the kernel took it from e820: /sys/firmware/memmap, or
+    /proc/iomem's System RAM on kernels without CONFIG_FIRMWARE_MEMMAP."""
     out = []
     for l in lines:
         if l.startswith("PROBE: e820 ") and l.endswith("type=System RAM"):
             out.append((int(_field(l, "start"), 16), int(_field(l, "end"), 16) + 1))
-    return out
+    if not out:
+        for l in lines:
+            if l.startswith("PROBE: iomem-ram "):
+                s, e = (int(x, 16) for x in l.split()[-1].split("-"))
+                out.append((s, e + 1))
+    # Adjacent entries may split one range (e.g. around setup_data).
+    out.sort()
+    merged = []
+    for s, e in out:
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
 
 
 def check_kho_node_matches(lines):
@@ -170,11 +185,11 @@ def check_kho_node_matches(lines):
 def check_protected_is_ram(lines):
     ram = _e820_ram(lines)
     if not ram:
-        return "no System RAM lines from /sys/firmware/memmap"
+        return "no System RAM lines from /sys/firmware/memmap or /proc/iomem"
     _, protected = synth_state()
     for s, e in protected:
         if not any(a <= s and e <= b for a, b in ram):
-            return f"protected 0x{s:x}-0x{e:x} is not inside one System RAM e820 entry"
+            return f"protected 0x{s:x}-0x{e:x} is not inside System RAM"
     return None
 
 
