@@ -444,15 +444,19 @@ void hex_bytes(const void* p, size_t n, char* out) {
     out[2 * n] = '\0';
 }
 
-[[noreturn]] void boot(uint64_t phase) {
-    kho::KhoAction action = kho::decide_kho_action(g_entry.kho, g_entry.kho_on_error, g_kho.found,
-                                                   g_kho.usable);
-    logf("policy %s found=%u usable=%u", kho::kho_action_name(action), g_kho.found ? 1 : 0,
-         g_kho.usable ? 1 : 0);
-    if (action == kho::KhoAction::Halt) halt(g_kho.found ? "kho-unusable" : "kho-required-missing");
-    bool handover = action == kho::KhoAction::Handover;
+// A KHO problem found while preparing the boot: the entry's policy
+// decides between halting and booting without the handover.
+void kho_failed(const Status& s, const char* reason) {
+    log_error(s);
+    if (kho::decide_kho_action(g_entry.kho, g_entry.kho_on_error, true, false) ==
+        kho::KhoAction::Halt)
+        halt(reason);
+    logf("policy cold-boot found=1 usable=0");
+}
 
-    Loaded l;
+// Kernel header, initrd sizes, command line and placement; on return the
+// memory is allocated and `handover` says whether KHO survived.
+void prepare(Loaded& l, bool& handover, kho::CommandLine& cl) {
     uint64_t file_size;
     Status s = read_kernel_header(&l.image, &file_size);
     if (!s) {
@@ -467,34 +471,25 @@ void hex_bytes(const void* p, size_t n, char* out) {
             log_error(s);
             halt("initrd");
         }
+        // Concatenated page-aligned; the size handed over ends at the last byte.
         l.initrd_size = initrd_total + size;
         initrd_total += page_up(size);
     }
 
-    kho::CommandLine cl(g_cmdline_buf, sizeof(g_cmdline_buf));
     s = build_cmdline(handover, l.image, cl);
     if (!s && handover) {
-        log_error(s);
-        if (kho::decide_kho_action(g_entry.kho, g_entry.kho_on_error, true, false) ==
-            kho::KhoAction::Halt)
-            halt("kho-cmdline");
+        kho_failed(s, "kho-cmdline");
         handover = false;
-        logf("policy cold-boot found=1 usable=0");
         s = build_cmdline(false, l.image, cl);
     }
     if (!s) {
         log_error(s);
         halt("cmdline");
     }
-
     s = place(handover, l.image, initrd_total, cl.length(), &l);
     if (!s && handover) {
-        log_error(s);
-        if (kho::decide_kho_action(g_entry.kho, g_entry.kho_on_error, true, false) ==
-            kho::KhoAction::Halt)
-            halt("kho-no-space");
+        kho_failed(s, "kho-no-space");
         handover = false;
-        logf("policy cold-boot found=1 usable=0");
         s = build_cmdline(false, l.image, cl);
         if (s) s = place(false, l.image, initrd_total, cl.length(), &l);
     }
@@ -512,21 +507,15 @@ void hex_bytes(const void* p, size_t n, char* out) {
          (unsigned long long)l.initrd_size, (unsigned long long)l.initrd);
     logf("boot-data addr=0x%llx size=%llu", (unsigned long long)l.boot_data,
          (unsigned long long)l.layout.size);
-    phase = log_phase("place", phase);
+}
 
-    s = load_files(l);
-    if (!s) {
-        log_error(s);
-        halt("load");
-    }
-    phase = log_phase("load", phase);
-
-    // boot_params and the setup_data chain.
+// boot_params, the command line, the scratch table and the KHO node, in
+// the boot-data block.
+void write_boot_data(const Loaded& l, bool handover, const kho::CommandLine& cl,
+                     x86::BootParams* bp, kho::SetupDataChain& chain) {
     uint8_t* block = reinterpret_cast<uint8_t*>(l.boot_data);
     memset(block, 0, l.layout.size);
-    auto* bp = reinterpret_cast<x86::BootParams*>(block + l.layout.boot_params);
-    char* cmdline = reinterpret_cast<char*>(block + l.layout.cmdline);
-    memcpy(cmdline, cl.c_str(), cl.length() + 1);
+    memcpy(block + l.layout.cmdline, cl.c_str(), cl.length() + 1);
     kho::BootParamsInputs in{};
     in.kernel_load = l.kernel;
     in.initrd_addr = l.initrd_size ? l.initrd : 0;
@@ -534,29 +523,106 @@ void hex_bytes(const void* p, size_t n, char* out) {
     in.cmdline_addr = l.boot_data + l.layout.cmdline;
     in.acpi_rsdp = acpi_rsdp();
     in.efi_system_table = reinterpret_cast<uintptr_t>(g_st);
-    s = kho::init_boot_params(l.image, g_kernel_prefix, sizeof(g_kernel_prefix), in, bp);
+    Status s = kho::init_boot_params(l.image, g_kernel_prefix, sizeof(g_kernel_prefix), in, bp);
     if (!s) {
         log_error(s);
         halt("boot-params");
     }
     logf("cmdline %s", cl.c_str());
-    kho::SetupDataChain chain(bp);
-    if (handover) {
-        auto* table = reinterpret_cast<kho::abi::KhoScratch*>(block + l.layout.scratch_table);
-        for (size_t i = 0; i < l.scratch_count; i++) table[i] = g_desc.scratch[i];
-        uint64_t table_phys = l.boot_data + l.layout.scratch_table;
-        x86::KhoData kd = kho::make_kho_data(g_desc.fdt_addr, table_phys, l.scratch_count,
-                                             g_kho.multikernel);
-        auto* node = reinterpret_cast<x86::SetupData*>(block + l.layout.kho_node);
-        memcpy(node + 1, &kd, sizeof(kd));
-        uint64_t node_phys = l.boot_data + l.layout.kho_node;
-        chain.append(node, node_phys, x86::kSetupKexecKho, sizeof(kd));
-        char hex[2 * sizeof(kd) + 1];
-        hex_bytes(&kd, sizeof(kd), hex);
-        logf("handover setup_data=0x%llx kho_data=%s", (unsigned long long)node_phys, hex);
-    } else {
+    if (!handover) {
         logf("handover none");
+        return;
     }
+    auto* table = reinterpret_cast<kho::abi::KhoScratch*>(block + l.layout.scratch_table);
+    for (size_t i = 0; i < l.scratch_count; i++) table[i] = g_desc.scratch[i];
+    x86::KhoData kd = kho::make_kho_data(g_desc.fdt_addr, l.boot_data + l.layout.scratch_table,
+                                         l.scratch_count, g_kho.multikernel);
+    auto* node = reinterpret_cast<x86::SetupData*>(block + l.layout.kho_node);
+    memcpy(node + 1, &kd, sizeof(kd));
+    uint64_t node_phys = l.boot_data + l.layout.kho_node;
+    chain.append(node, node_phys, x86::kSetupKexecKho, sizeof(kd));
+    char hex[2 * sizeof(kd) + 1];
+    hex_bytes(&kd, sizeof(kd), hex);
+    logf("handover setup_data=0x%llx kho_data=%s", (unsigned long long)node_phys, hex);
+}
+
+[[noreturn]] void stop_after_exit() {
+    for (;;) __asm__ volatile("cli; hlt");
+}
+
+// ExitBootServices(): a changed map key (the firmware allocated in
+// between) means fetch the map again and retry; after a failed attempt
+// nothing but GetMemoryMap() may be called (UEFI 2.10 section 7.4.6).
+// Then the memory description from the final map, and the jump.
+[[noreturn]] void exit_and_jump(const Loaded& l, x86::BootParams* bp, kho::SetupDataChain& chain,
+                                uint64_t phase) {
+    uint8_t* block = reinterpret_cast<uint8_t*>(l.boot_data);
+    MemoryMapSnapshot final_map;
+    int tries = 0;
+    for (;; tries++) {
+        Status s = get_memory_map(block + l.layout.efi_memmap, l.layout.memmap_capacity, &final_map);
+        if (!s || tries == 8) {
+            if (tries) log_boot_services_gone();
+            if (!s) log_error(s);
+            else logf("error io ExitBootServices: map key kept changing");
+            if (tries) stop_after_exit();
+            halt("exit-boot-services");
+        }
+        EFI_STATUS es = g_bs->ExitBootServices(g_image, final_map.key);
+        if (es == EFI_SUCCESS) break;
+        if (es != EFI_INVALID_PARAMETER) {
+            log_boot_services_gone();
+            logf("error io ExitBootServices status 0x%llx", (unsigned long long)es);
+            stop_after_exit();
+        }
+    }
+    __asm__ volatile("cli");
+    log_boot_services_gone();
+    auto* ext_node = reinterpret_cast<x86::SetupData*>(block + l.layout.e820_ext);
+    kho::E820Ext ext{ext_node, l.boot_data + l.layout.e820_ext, l.layout.e820_ext_capacity};
+    size_t e820_count = 0;
+    Status s = kho::set_memory_info(bp, final_map.view, l.boot_data + l.layout.efi_memmap,
+                                    final_map.descriptor_version, reinterpret_cast<uintptr_t>(g_st),
+                                    g_e820, sizeof(g_e820) / sizeof(g_e820[0]), ext, chain,
+                                    &e820_count);
+    if (!s) {
+        log_error(s);
+        stop_after_exit();
+    }
+    logf("exit ok tries=%d map=%zu e820=%zu setup_data=%zu", tries + 1, final_map.view.count,
+         e820_count, chain.length());
+    log_phase("exit", phase);
+    uint64_t entry = l.kernel + x86::kEntry64Offset;
+    uint64_t bp_phys = l.boot_data + l.layout.boot_params;
+    uint64_t now = rdtsc();
+    logf("jump entry=0x%llx boot_params=0x%llx us=%llu tsc=%llu", (unsigned long long)entry,
+         (unsigned long long)bp_phys, (unsigned long long)clock_us(now), (unsigned long long)now);
+    khoboot_enter_linux64(entry, bp_phys);
+}
+
+[[noreturn]] void boot(uint64_t phase) {
+    kho::KhoAction action = kho::decide_kho_action(g_entry.kho, g_entry.kho_on_error, g_kho.found,
+                                                   g_kho.usable);
+    logf("policy %s found=%u usable=%u", kho::kho_action_name(action), g_kho.found ? 1 : 0,
+         g_kho.usable ? 1 : 0);
+    if (action == kho::KhoAction::Halt) halt(g_kho.found ? "kho-unusable" : "kho-required-missing");
+    bool handover = action == kho::KhoAction::Handover;
+
+    Loaded l;
+    kho::CommandLine cl(g_cmdline_buf, sizeof(g_cmdline_buf));
+    prepare(l, handover, cl);
+    phase = log_phase("place", phase);
+
+    Status s = load_files(l);
+    if (!s) {
+        log_error(s);
+        halt("load");
+    }
+    phase = log_phase("load", phase);
+
+    auto* bp = reinterpret_cast<x86::BootParams*>(l.boot_data + l.layout.boot_params);
+    kho::SetupDataChain chain(bp);
+    write_boot_data(l, handover, cl, bp, chain);
     if (g_kho.from_variable) {
         s = delete_handover_variable();
         if (!s) log_error(s);
@@ -566,47 +632,7 @@ void hex_bytes(const void* p, size_t n, char* out) {
          handover ? "kho" : "cold", (unsigned long long)l.kernel,
          (unsigned long long)(l.boot_data + l.layout.boot_params));
     phase = log_phase("boot-params", phase);
-
-    // ExitBootServices(): a changed map key (the firmware allocated in
-    // between) means fetch the map again and retry; nothing but
-    // GetMemoryMap() may be called in between (UEFI 2.10 section 7.4).
-    uint8_t* map_buf = block + l.layout.efi_memmap;
-    MemoryMapSnapshot final_map;
-    int tries = 0;
-    for (;; tries++) {
-        s = get_memory_map(map_buf, l.layout.memmap_capacity, &final_map);
-        if (!s || tries == 8) {
-            if (!s) log_error(s);
-            halt("exit-boot-services");
-        }
-        EFI_STATUS es = g_bs->ExitBootServices(g_image, final_map.key);
-        if (es == EFI_SUCCESS) break;
-        if (es != EFI_INVALID_PARAMETER) {
-            logf("error io ExitBootServices status 0x%llx", (unsigned long long)es);
-            halt("exit-boot-services");
-        }
-    }
-    __asm__ volatile("cli");
-    log_boot_services_gone();
-    x86::SetupData* ext_node = reinterpret_cast<x86::SetupData*>(block + l.layout.e820_ext);
-    kho::E820Ext ext{ext_node, l.boot_data + l.layout.e820_ext, l.layout.e820_ext_capacity};
-    size_t e820_count = 0;
-    s = kho::set_memory_info(bp, final_map.view, l.boot_data + l.layout.efi_memmap,
-                             final_map.descriptor_version, reinterpret_cast<uintptr_t>(g_st), g_e820,
-                             sizeof(g_e820) / sizeof(g_e820[0]), ext, chain, &e820_count);
-    if (!s) {
-        log_error(s);
-        for (;;) __asm__ volatile("cli; hlt");
-    }
-    logf("exit ok tries=%d map=%zu e820=%zu setup_data=%zu", tries + 1, final_map.view.count,
-         e820_count, chain.length());
-    phase = log_phase("exit", phase);
-    uint64_t entry = l.kernel + x86::kEntry64Offset;
-    uint64_t now = rdtsc();
-    logf("jump entry=0x%llx boot_params=0x%llx us=%llu tsc=%llu", (unsigned long long)entry,
-         (unsigned long long)(l.boot_data + l.layout.boot_params),
-         (unsigned long long)clock_us(now), (unsigned long long)now);
-    khoboot_enter_linux64(entry, l.boot_data + l.layout.boot_params);
+    exit_and_jump(l, bp, chain, phase);
 }
 
 }  // namespace
