@@ -310,10 +310,11 @@ SCENARIOS = [
         name="stock-linux-cold",
         description="Debian's stock kernel, no KHO state: boots to the probe, no type-10 node, "
                     "EFI runtime services work",
-        entries=[_entry("console=ttyS0 panic=-1")],
+        entries=[_entry("console=ttyS0 panic=-1", frobnicate="yes")],
         requires=REQUIRES, tags=TAGS,
         prepare=lambda ctx: _prepare(ctx, False),
         runs=[Run(timeout=150, expect_exit=0, checks=COMMON + [
+            Line(r"KHOBOOT: warn /loader/entries/debian\.conf:\d+: unknown key 'frobnicate' ignored"),
             Line(r"KHOBOOT: kho none"),
             Line(r"KHOBOOT: handover none"),
             NoLine(r"PROBE: setup_data .* type=10 .*"),
