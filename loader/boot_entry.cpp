@@ -217,6 +217,23 @@ Status for_each_line(const char* file, const char* text, size_t len, Fn fn) {
     return Status::ok();
 }
 
+// Static scratch regions must not overlap (the handover descriptor
+// parser enforces the same for the variable).
+Status check_scratch(const char* file, const BootEntry& e) {
+    if (e.kho_scratch_count && !e.kho_fdt)
+        return Status::error(Err::BadEntry, "%s: kho-scratch without kho-fdt", file);
+    for (size_t i = 0; i < e.kho_scratch_count; i++)
+        for (size_t j = i + 1; j < e.kho_scratch_count; j++) {
+            const abi::KhoScratch& a = e.kho_scratch[i];
+            const abi::KhoScratch& b = e.kho_scratch[j];
+            if (a.addr < b.addr + b.size && b.addr < a.addr + a.size)
+                return Status::error(Err::BadEntry, "%s: kho-scratch 0x%llx+0x%llx overlaps 0x%llx+0x%llx",
+                                     file, (unsigned long long)a.addr, (unsigned long long)a.size,
+                                     (unsigned long long)b.addr, (unsigned long long)b.size);
+        }
+    return Status::ok();
+}
+
 }  // namespace
 
 const char* kho_mode_name(KhoMode m) {
@@ -273,9 +290,7 @@ Status parse_boot_entry(const char* file, const char* text, size_t len, BootEntr
     }));
     if (out->linux_path[0] == '\0')
         return Status::error(Err::BadEntry, "%s: no 'linux' line", file);
-    if (out->kho_scratch_count && !out->kho_fdt)
-        return Status::error(Err::BadEntry, "%s: kho-scratch without kho-fdt", file);
-    return Status::ok();
+    return check_scratch(file, *out);
 }
 
 Status parse_load_options(const char* text, size_t len, LoadOptions* out) {
@@ -344,9 +359,7 @@ Status apply_load_options(const LoadOptions& options, BootEntry* entry, ConfigWa
         }
         KHO_TRY(apply_entry_key(at, o.key, kn, o.value, strlen(o.value), entry, warnings));
     }
-    if (entry->kho_scratch_count && !entry->kho_fdt)
-        return Status::error(Err::BadEntry, "load-options: kho-scratch without kho-fdt");
-    return Status::ok();
+    return check_scratch("load-options", *entry);
 }
 
 bool load_options_to_ascii(const uint16_t* ucs2, size_t bytes, char* out, size_t out_size) {

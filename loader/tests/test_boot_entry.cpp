@@ -105,6 +105,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadEntry{"linux /k\nkho-fdt 0x1000\nkho-scratch 0x1000:0\n", "empty, wrapping or not page aligned"},
         BadEntry{"linux /k\nkho-fdt 0x1000\nkho-scratch 0xfffffffffffff000:0x2000\n", "wrapping"},
         BadEntry{"linux /k\nkho-scratch 0x1000:0x1000\n", "kho-scratch without kho-fdt"},
+        BadEntry{"linux /k\nkho-fdt 0x1000\nkho-scratch 0x40000000:64M 0x42000000:2M\n",
+                 "entries/a.conf: kho-scratch 0x40000000+0x4000000 overlaps 0x42000000+0x200000"},
         BadEntry{"linux /k\ninitrd\n", "entries/a.conf:2: key without a value: 'initrd'"},
         BadEntry{"linux /../../etc\n", "bad linux path"},
         BadEntry{"linux \\EFI\\k\n", "bad linux path"},
