@@ -70,6 +70,8 @@ Fields (all but ``name`` optional):
   regular expressions: a protocol line matching one means the guest will
   do nothing more (default: ``KHOBOOT: halt .*``), so the run ends there
   and fails with that line instead of waiting for the timeout.
+  ``Run.firmware`` is "ovmf" (default) or "seabios" (QEMU's BIOS without
+  pflash or ESP, for direct ``-kernel`` boots given in ``qemu_args``).
 * ``Scenario.tags``: protocol-line tags this scenario asserts on
   (default ``("KHOBOOT", "TEST_KERNEL")``; the real-Linux scenarios add their
   init's tag).
@@ -235,6 +237,7 @@ class Run:
     checks: list[Check] = field(default_factory=list)
     before: Optional[Callable[["Context", int], None]] = None
     stop_on: list[str] = field(default_factory=lambda: [r"KHOBOOT: halt .*"])
+    firmware: str = "ovmf"   # or "seabios": no UEFI, no ESP (direct -kernel boots)
 
 
 @dataclass

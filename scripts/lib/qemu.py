@@ -30,15 +30,23 @@ class RunResult:
 
 
 def command(esp: Path, vars_path: Path, serial_log: Path, debug_log: Path,
-            memory: str, reboot: bool, blobs: list[Blob], extra: list[str]) -> list[str]:
+            memory: str, reboot: bool, blobs: list[Blob], extra: list[str],
+            firmware: str = "ovmf") -> list[str]:
+    """firmware "ovmf": the UEFI machine every KHO scenario uses; "seabios":
+    QEMU's default BIOS and no ESP, for direct -kernel boots in `extra`."""
     cmd = [
         "qemu-system-x86_64",
         "-machine", "q35,accel=tcg",
         "-smp", "1",
         "-m", memory,
-        "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
-        "-drive", f"if=pflash,format=raw,unit=1,file={vars_path}",
-        "-drive", f"format=raw,file=fat:rw:{esp}",
+    ]
+    if firmware == "ovmf":
+        cmd += [
+            "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+            "-drive", f"if=pflash,format=raw,unit=1,file={vars_path}",
+            "-drive", f"format=raw,file=fat:rw:{esp}",
+        ]
+    cmd += [
         "-serial", f"file:{serial_log}",
         "-debugcon", f"file:{debug_log}", "-global", "isa-debugcon.iobase=0x402",
         "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",

@@ -142,7 +142,7 @@ class Executor:
             serial = work / f"run{i}-serial.log"
             debug = work / f"run{i}-firmware.log"
             cmd = qemu.command(esp, vars_path, serial, debug, r.memory, r.reboot, r.blobs,
-                               r.qemu_args)
+                               r.qemu_args, r.firmware)
             (work / f"run{i}-command.txt").write_text(" ".join(cmd) + "\n")
             stops = [re.compile(p) for p in r.stop_on]
 

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lib.bootchain import (Blob, Count, Entry, InOrder, Line, NoLine, Requirement, Run,  # noqa: E402
-                           Scenario)
+from lib.bootchain import (EXIT_FAIL, Blob, Count, Entry, InOrder, Line, NoLine,  # noqa: E402
+                           Requirement, Run, Scenario)
 from lib.tk_cmdline import tk_options  # noqa: E402
 
 TK = "build/x86_64/test_kernel.bzImage"
@@ -29,10 +29,10 @@ KHO_CHECKS = ["boot-params", "cmdline", "descriptor", "setup-data", "fdt", "scra
               "manifest", "scratch", "map", "preserved-ram", "contents"]
 
 
-def synth_prepare(args: list[str]):
+def synth_prepare(args: list[str], consumer_passes: bool = True):
     """Runs khotool synth ARGS, loads its blobs in the first run, puts its
     entry keys in every entry, and asserts khoboot decoded exactly the
-    blocks synth encoded."""
+    blocks synth encoded (and, if `consumer_passes`, test_kernel too)."""
     def prepare(ctx):
         out = ctx.workdir / "synth"
         proc = ctx.khotool("synth", "--out", str(out), *args)
@@ -47,8 +47,9 @@ def synth_prepare(args: list[str]):
         if state["format"] != "multikernel-v1":
             run.checks.append(Line(rf"KHOBOOT: kho found compatible={compat} fdt=0x{state['fdt']:x} "
                                    rf"blocks={state['map_blocks']} .*"))
-            run.checks.append(Line(rf"TEST_KERNEL: check map ok .* blocks={state['map_blocks']} "
-                                   rf"matched={state['blocks']} missing=0 .*"))
+            if consumer_passes:
+                run.checks.append(Line(rf"TEST_KERNEL: check map ok .* blocks={state['map_blocks']} "
+                                       rf"matched={state['blocks']} missing=0 .*"))
     return prepare
 
 
@@ -66,6 +67,38 @@ def synth_scenario(name: str, description: str, args: list[str], compat: str, ti
         requires=REQUIRES, prepare=synth_prepare(args),
         runs=[Run(timeout=timeout, memory=memory, reboot=False, checks=checks)],
     )
+
+
+def corrupt_one_block(ctx):
+    """After synth: flips one byte in the middle of a data block's pattern in
+    its blob, as a firmware or loader overwrite would."""
+    state = ctx.data["synth"]
+    out = ctx.workdir / "synth"
+    for line in (out / state["blocks_file"]).read_text().splitlines():
+        phys, order, kind = line.split()
+        if kind == "data" and int(order) == 0 and int(phys, 16) < (1 << 32):
+            target = int(phys, 16) + 0x7a3
+            break
+    for b in state["blobs"]:
+        if b["addr"] <= target < b["addr"] + b["size"]:
+            with open(out / b["file"], "r+b") as f:
+                f.seek(target - b["addr"])
+                byte = f.read(1)[0]
+                f.seek(target - b["addr"])
+                f.write(bytes([byte ^ 0x40]))
+            (ctx.workdir / "corruption.txt").write_text(f"flipped bit 6 at 0x{target:x}\n")
+            # test_kernel must name the 8-byte word that changed
+            ctx.scenario.runs[0].checks.append(
+                Line(rf"TEST_KERNEL: check contents fail .* first=0x{target & ~7:x} .*"))
+            return
+    raise RuntimeError("no order-0 data block below 4 GiB in any blob")
+
+
+def then(*hooks):
+    def run_all(ctx):
+        for h in hooks:
+            h(ctx)
+    return run_all
 
 
 SCENARIOS = [
@@ -113,6 +146,37 @@ SCENARIOS = [
                      r"TEST_KERNEL: check multikernel ok instance DTB intact .*",
                      r"TEST_KERNEL: check preserved-ram ok .*",
                      r"TEST_KERNEL: result pass"]),
+        ])],
+    ),
+    # The checks must be able to fail: a state whose bytes changed after
+    # the producer wrote them still goes through the loader (it does not
+    # read preserved pages), and test_kernel names the first bad word.
+    Scenario(
+        name="synth-corrupt-block",
+        description="one flipped bit in a preserved block: test_kernel's contents check fails at "
+                    "that address (and only that check)",
+        entries=[Entry("tk", linux=TK, title="test_kernel", options=tk_options("c", compat="kho-v4"))],
+        requires=REQUIRES,
+        prepare=then(synth_prepare(["--format", "kho-v4", "--blocks", "500", "--seed", "11"]),
+                     corrupt_one_block),
+        runs=[Run(timeout=90, reboot=False, expect_exit=EXIT_FAIL, checks=[
+            Line(r"KHOBOOT: reserve ok .*"),
+            Count(r"TEST_KERNEL: check \S+ fail .*", 1),
+            Line(r"TEST_KERNEL: check contents fail preserved bytes changed .*corrupt=1 digest-mismatch=1 .*"),
+            Line(r"TEST_KERNEL: result fail"),
+        ])],
+    ),
+    Scenario(
+        name="synth-wrong-compat",
+        description="test_kernel expects kho-v3 but the state is kho-v4: the fdt check fails and "
+                    "nothing after it runs",
+        entries=[Entry("tk", linux=TK, title="test_kernel", options=tk_options("c", compat="kho-v3"))],
+        requires=REQUIRES,
+        prepare=synth_prepare(["--format", "kho-v4", "--blocks", "50", "--seed", "12"], consumer_passes=False),
+        runs=[Run(timeout=90, reboot=False, expect_exit=EXIT_FAIL, checks=[
+            Line(r"TEST_KERNEL: check fdt fail root compatible differs .*compatible=kho-v4 expected=kho-v3"),
+            NoLine(r"TEST_KERNEL: check (map|contents) .*"),
+            Line(r"TEST_KERNEL: result fail"),
         ])],
     ),
 ]
