@@ -16,6 +16,13 @@
  *     fill    fill all free RAM with a pattern unique to each page, set
  *             KhoChainHop, reboot warm (scripts/measure-ovmf-ram diffs RAM
  *             across the reset)
+ *     none    set KhoChainHop and reboot warm
+ *   with khochain.next=ENTRY, the first hop also makes the next boot (and
+ *   only it) start khoboot with the boot entry ENTRY: a Boot#### option
+ *   copied from the current one with ENTRY as its load options, named in
+ *   BootNext (UEFI 2.10 section 3.1.2; khoboot takes a bare word of its
+ *   load options as the entry id), so one QEMU run can chain different
+ *   kernels;
  *   later hops, or khochain.role=consumer
  *             report what the kernel received (debugfs kho/in) and power
  *             off, which ends QEMU.
@@ -48,6 +55,8 @@
 /* A GUID of the test harness, not khoboot's: the loader never reads it. */
 #define HOP_VAR EFIVARS "/KhoChainHop-6c696e75-7863-4841-494e-000000000001"
 #define KHOTOOL "/khotool"
+#define GLOBAL_GUID "8be4df61-93ca-11d2-aa0d-00e098032b8c" /* EFI_GLOBAL_VARIABLE */
+#define NEXT_OPTION 0x4b48 /* Boot4B48 ("KH"): the option khochain.next writes */
 
 static void say(const char *fmt, ...)
 {
@@ -152,8 +161,101 @@ static int set_hop_variable(uint8_t hop)
 	return n == (ssize_t)sizeof(buf) ? 0 : -1;
 }
 
-static void reboot_warm(void)
+static long read_variable(const char *name, uint8_t *buf, size_t cap)
 {
+	char path[256];
+
+	snprintf(path, sizeof(path), EFIVARS "/%s-" GLOBAL_GUID, name);
+	return slurp(path, (char *)buf, cap);
+}
+
+static int write_variable(const char *name, const uint8_t *data, size_t len)
+{
+	uint8_t buf[4096 + 4] = { 0x07, 0, 0, 0 }; /* NV | BS | RT */
+	char path[256];
+	ssize_t n;
+	int fd;
+
+	if (len > 4096) {
+		errno = E2BIG;
+		return -1;
+	}
+	memcpy(buf + 4, data, len);
+	snprintf(path, sizeof(path), EFIVARS "/%s-" GLOBAL_GUID, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	n = write(fd, buf, len + 4);
+	close(fd);
+	return n == (ssize_t)(len + 4) ? 0 : -1;
+}
+
+/* Boot4B48 = the current boot option's device path (the ESP holding
+ * khoboot), description "khochain ENTRY", optional data ENTRY in UCS-2;
+ * BootNext = 0x4B48. EFI_LOAD_OPTION: u32 Attributes, u16
+ * FilePathListLength, CHAR16 Description[], device path, optional data. */
+static void set_boot_next(const char *entry)
+{
+	uint8_t cur[4 + 2], opt[4096 + 4], out[4096];
+	char name[16], desc[64];
+	long n;
+	size_t d, pos = 0;
+	uint16_t fpl, next = NEXT_OPTION;
+
+	n = read_variable("BootCurrent", cur, sizeof(cur));
+	if (n != 6) {
+		errno = n < 0 ? errno : EINVAL;
+		fail("read BootCurrent");
+	}
+	snprintf(name, sizeof(name), "Boot%04X", cur[4] | cur[5] << 8);
+	n = read_variable(name, opt, sizeof(opt));
+	if (n < 4 + 6 + 2) {
+		errno = n < 0 ? errno : EINVAL;
+		fail("read the current Boot#### option");
+	}
+	memcpy(&fpl, opt + 4 + 4, 2);
+	for (d = 4 + 6; d + 1 < (size_t)n && (opt[d] | opt[d + 1]); d += 2)
+		;
+	d += 2; /* the description's NUL */
+	if (d + fpl > (size_t)n) {
+		errno = EINVAL;
+		fail("parse the current Boot#### option");
+	}
+	snprintf(desc, sizeof(desc), "khochain %s", entry);
+	memcpy(out, "\x01\0\0\0", 4); /* LOAD_OPTION_ACTIVE */
+	memcpy(out + 4, &fpl, 2);
+	pos = 6;
+	for (const char *c = desc;; c++) {
+		out[pos++] = *c;
+		out[pos++] = 0;
+		if (!*c)
+			break;
+	}
+	if (pos + fpl + 2 * strlen(entry) + 2 > sizeof(out)) {
+		errno = E2BIG;
+		fail("build Boot4B48");
+	}
+	memcpy(out + pos, opt + d, fpl);
+	pos += fpl;
+	for (const char *c = entry;; c++) {
+		out[pos++] = *c;
+		out[pos++] = 0;
+		if (!*c)
+			break;
+	}
+	snprintf(name, sizeof(name), "Boot%04X", NEXT_OPTION);
+	if (write_variable(name, out, pos))
+		fail("write Boot4B48");
+	if (write_variable("BootNext", (uint8_t *)&next, 2))
+		fail("write BootNext");
+	say("boot-next entry=%s option=Boot%04X", entry, NEXT_OPTION);
+}
+
+static void reboot_warm(const char *next_entry)
+{
+	if (next_entry)
+		set_boot_next(next_entry);
+
 	if (set_hop_variable(1))
 		fail("write " HOP_VAR);
 	say("reboot warm uptime=%.2f", uptime());
@@ -285,7 +387,8 @@ static void report_consumer(void)
 int main(void)
 {
 	static char cmdline[4096];
-	char role[32], hop1[32], wait_s[16], keep[16];
+	char role[32], hop1[32], wait_s[16], keep[16], next[64];
+	const char *next_entry;
 	struct stat st;
 	int consumer;
 	long n;
@@ -319,6 +422,7 @@ int main(void)
 		strcpy(wait_s, "30");
 	if (!param(cmdline, "khochain.keep-mb", keep, sizeof(keep)))
 		strcpy(keep, "48");
+	next_entry = param(cmdline, "khochain.next", next, sizeof(next));
 
 	consumer = !strcmp(role, "consumer") || stat(HOP_VAR, &st) == 0;
 	say("start role=%s hop1=%s kho_in=%s efi=%s uptime=%.2f",
@@ -335,11 +439,13 @@ int main(void)
 	}
 	if (!strcmp(hop1, "fill")) {
 		fill_free_ram(atol(keep));
-		reboot_warm();
+		reboot_warm(next_entry);
 	}
+	if (!strcmp(hop1, "none"))
+		reboot_warm(next_entry);
 	if (strcmp(hop1, "export")) {
 		errno = EINVAL;
-		fail("khochain.hop1 (export or fill)");
+		fail("khochain.hop1 (export, fill or none)");
 	}
 	wait_for_test_kho(atoi(wait_s));
 	if (run_export() != 0) {
@@ -347,6 +453,6 @@ int main(void)
 		power_off();
 	}
 	say("export ok");
-	reboot_warm();
+	reboot_warm(next_entry);
 	return 1;
 }

@@ -1,0 +1,374 @@
+"""Real KHO Linux through the firmware (issue 5): the kernel built by
+scripts/build-linux-kho (Linux 7.2.13, kho-v4, test_kho built in) hands its
+live KHO state to khoboot across a warm reset, and the next kernel's own
+test_kho must find everything intact.
+
+The chain, in one QEMU run (RAM and variables survive the warm reset):
+OVMF -> khoboot (no descriptor: cold boot) -> Linux A, whose initramfs
+(scripts/linux/chain-init.c) waits for test_kho, runs `khotool export`
+(descriptor in the KhoHandover variable, integrity manifest in
+KhoManifest) and resets warm -> OVMF -> khoboot finds, checks and
+protects the state, loads Linux B into scratch -> Linux B prints
+"KHO: found kexec handover data." and "test_kho: KHO restore succeeded".
+One boot entry serves both kernels; a UEFI variable of the chain init
+(KhoChainHop) tells Linux B it is the second hop.
+
+Default VM setup (scripts/linux/README.md, "Which RAM OVMF writes across a
+warm reset"): -m 3G puts 1 GiB above 4 GiB, where Linux's page allocator
+serves GFP_KERNEL first (ZONE_NORMAL) and where OVMF writes nothing across
+the reset; kho_scratch=128M,64M,64M keeps the CMA scratch areas from filling
+ZONE_NORMAL (the default 200 % scale took 952 of its 1024 MiB, which
+pushed test_kho's folios down to 0x100000 in ZONE_DMA32). The firmware
+rewrites 0x900000-0x1704000 and the top of low RAM at every boot.
+
+Cross-checks, each a single QEMU run too: a different kernel for one hop
+comes from BootNext (chain-init's khochain.next= writes a Boot#### option
+whose load options name the khoboot entry, once):
+  tk-state-into-linux   test_kernel produces a kho-v4 state, Linux boots on it
+  linux-state-into-tk   Linux A's real state consumed by test_kernel
+  linux-kho-clobbered   the same chain with -m 1G, where Linux A's
+                        preserved pages sit in RAM the firmware rewrites:
+                        it must end in a khoboot error, not in Linux B
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lib.bootchain import (Count, Custom, Entry, InOrder, Line, NoLine, Requirement, Run,  # noqa: E402
+                           Scenario, ScenarioError, ScenarioSkip)
+from lib.tk_cmdline import tk_options  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+TK = "build/x86_64/test_kernel.bzImage"
+TAGS = ("KHOBOOT", "LINUX_INIT", "KHO", "test_kho", "__memblock_reserve", "TEST_KERNEL",
+        "WARNING", "BUG", "Kernel panic - not syncing")
+REQUIRES = [Requirement("build/x86_64/khoboot.efi", "efi/build.mk"),
+            Requirement("build/host/khotool-static", "scripts/linux/build.mk"),
+            Requirement("build/host/linux-chain-init", "scripts/linux/build.mk")]
+# scripts/linux/README.md "Default VM setup".
+MEMORY = "3G"
+KHO_SCRATCH = "kho_scratch=128M,64M,64M"
+LINUX_BASE = "console=ttyS0,115200 panic=-1 reboot=warm"
+# What OVMF rewrote across a warm reset at -m 3G (scripts/measure-ovmf-ram,
+# rounded out to 1 MiB): a preserved range here would be lost.
+FIRMWARE_WRITES = [(0x800000, 0x1800000), (0x7b000000, 0x80000000)]
+
+NO_TROUBLE = [NoLine(r"WARNING: .*"), NoLine(r"BUG: .*"), NoLine(r"Kernel panic - not syncing: .*"),
+              NoLine(r"LINUX_INIT: fail .*")]
+
+_kernel_cache: dict[str, str] = {}
+
+
+# --- prepare -------------------------------------------------------------------
+
+def _kernel(ctx) -> str:
+    """The KHO kernel; built on the first run on a machine (minutes)."""
+    if "bzImage" not in _kernel_cache:
+        try:
+            proc = ctx.run(["scripts/build-linux-kho"], timeout=3 * 3600)
+        except ScenarioError as e:
+            raise ScenarioError(f"KHO kernel build (scripts/build-linux-kho) failed: {e}")
+        built = [l for l in proc.stderr.splitlines() if " built " in l]
+        if built:
+            print(f"  {built[-1]}", flush=True)
+        _kernel_cache["bzImage"] = proc.stdout.strip().splitlines()[-1]
+    return _kernel_cache["bzImage"]
+
+
+def _needs_export(ctx) -> None:
+    tool = ctx.build / "host" / "khotool-static"
+    p = subprocess.run([str(tool), "export", "--help"], capture_output=True, text=True)
+    if "unknown command" in p.stderr:
+        raise ScenarioSkip("khotool has no 'export' command yet (dispatch in loader/tools/khotool.cpp)")
+
+
+def _prepare(ctx, export: bool = True, tk: bool = False) -> None:
+    if export:
+        _needs_export(ctx)
+    bzimage = _kernel(ctx)
+    initrd = ctx.workdir / "chain-initramfs.cpio.gz"
+    ctx.run(["scripts/linux/build-chain-initramfs", "--out", initrd])
+    for e in ctx.scenario.entries:
+        if e.name == "linux":
+            e.linux = bzimage
+            e.initrd = [str(initrd)]
+
+
+def _linux_entry(options: str) -> Entry:
+    return Entry("linux", linux="(set by prepare)", title="KHO Linux 7.2",
+                 options=f"{LINUX_BASE} {options}".strip())
+
+
+# --- log helpers ------------------------------------------------------------------
+
+def _boots(lines: list[str]) -> list[list[str]]:
+    """Protocol lines split at each "KHOBOOT: start" (one list per boot)."""
+    out: list[list[str]] = []
+    for line in lines:
+        if line.startswith("KHOBOOT: start "):
+            out.append([])
+        if out:
+            out[-1].append(line)
+    return out
+
+
+def _field(line: str, key: str) -> str | None:
+    m = re.search(rf"\b{key}=(\S+)", line)
+    return m.group(1) if m else None
+
+
+def _ranges(lines: list[str], pattern: str) -> list[tuple[int, int]]:
+    rx = re.compile(pattern)
+    out = []
+    for line in lines:
+        m = rx.fullmatch(line)
+        if m:
+            out.append((int(m.group(1), 16), int(m.group(2), 16)))
+    return out
+
+
+def _linux_reserved(lines: list[str]) -> list[tuple[int, int]]:
+    """Blocks a KHO consumer reserved: memblock=debug prints
+    "__memblock_reserve: [start-end] ... kho_preserved_memory_reserve+..."
+    (inclusive end) for each block its radix walk finds
+    (kernel/liveupdate/kexec_handover.c kho_mem_retrieve())."""
+    rx = re.compile(r"__memblock_reserve: \[(0x[0-9a-f]+)-(0x[0-9a-f]+)\] .*"
+                    r"kho_preserved_memory_reserve\+.*")
+    out = []
+    for line in lines:
+        m = rx.fullmatch(line)
+        if m:
+            out.append((int(m.group(1), 16), int(m.group(2), 16) + 1))
+    return out
+
+
+def _coalesce(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[list[int]] = []
+    for s, e in sorted(ranges):
+        if out and s <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return [(s, e) for s, e in out]
+
+
+def _uncovered(blocks, ranges) -> list[tuple[int, int]]:
+    cover = _coalesce(ranges)
+    return [(s, e) for s, e in blocks if not any(a <= s and e <= b for a, b in cover)]
+
+
+def _export_line(lines) -> str | None:
+    found = [l for l in lines if l.startswith("LINUX_INIT: khotool export ok ")]
+    return found[0] if found else None
+
+
+# --- checks of the chain ------------------------------------------------------------
+
+def check_reserved_blocks_protected(lines: list[str]) -> str | None:
+    boots = _boots(lines)
+    if len(boots) < 2:
+        return f"{len(boots)} khoboot start(s), expected 2"
+    second = boots[1]
+    blocks = _linux_reserved(second)
+    if not blocks:
+        return "Linux B printed no kho_preserved_memory_reserve reservation (memblock=debug)"
+    export = _export_line(boots[0])
+    if export is None:
+        return "no 'LINUX_INIT: khotool export ok' line"
+    want = int(_field(export, "blocks"))
+    if len(blocks) != want:
+        return f"Linux B reserved {len(blocks)} KHO blocks, khotool export decoded {want}"
+    # What khotool export said must be kept covers every block...
+    protect = _ranges(boots[0], r"LINUX_INIT: khotool protect (0x[0-9a-f]+)-(0x[0-9a-f]+)")
+    miss = _uncovered(blocks, protect)
+    if miss:
+        return f"Linux B reserved 0x{miss[0][0]:x}-0x{miss[0][1]:x}, not in khotool export's protect list"
+    # ...and khoboot protected every block.
+    reserved = _ranges(second, r"KHOBOOT: reserve range (0x[0-9a-f]+)-(0x[0-9a-f]+)")
+    if reserved:
+        miss = _uncovered(blocks, reserved)
+        if miss:
+            return (f"Linux B reserved 0x{miss[0][0]:x}-0x{miss[0][1]:x}, which khoboot did not "
+                    f"protect ({len(miss)} such blocks)")
+        print(f"  linux-kho-chain: {len(blocks)} blocks Linux B reserved lie in khoboot's "
+              f"{len(reserved)} 'reserve range' allocations", flush=True)
+        return None
+    # A loader without per-range lines: its totals must equal the export's
+    # protect list exactly (same ranges, same bytes).
+    ok = [l for l in second if l.startswith("KHOBOOT: reserve ok ")]
+    if not ok:
+        return "no 'KHOBOOT: reserve ok' line in the second boot"
+    total = sum(e - s for s, e in protect)
+    if int(_field(ok[0], "ranges")) != len(protect) or int(_field(ok[0], "bytes")) != total:
+        return (f"khoboot reserved {_field(ok[0], 'ranges')} ranges / {_field(ok[0], 'bytes')} bytes, "
+                f"khotool export listed {len(protect)} / {total}")
+    print(f"  linux-kho-chain: no 'KHOBOOT: reserve range' lines; khoboot's totals equal the "
+          f"export's {len(protect)} ranges / {total} bytes, which hold all {len(blocks)} blocks",
+          flush=True)
+    return None
+
+
+def check_same_state(lines: list[str]) -> str | None:
+    boots = _boots(lines)
+    export = _export_line(boots[0]) if boots else None
+    if export is None or len(boots) < 2:
+        return "no export line or no second boot"
+    desc = [l for l in boots[1] if l.startswith("KHOBOOT: kho descriptor source=variable ")]
+    found = [l for l in boots[1] if l.startswith("KHOBOOT: kho found ")]
+    if not desc or not found:
+        return "khoboot did not find the descriptor and the state"
+    for key, got, want in (("fdt", _field(desc[0], "fdt"), _field(export, "fdt")),
+                           ("blocks", _field(found[0], "blocks"), _field(export, "blocks")),
+                           ("metadata", _field(found[0], "metadata"), _field(export, "metadata_pages"))):
+        if got != want:
+            return f"khoboot saw {key}={got}, khotool export wrote {key}={want}"
+    return None
+
+
+def check_clear_of_firmware(lines: list[str]) -> str | None:
+    protect = _ranges(lines, r"LINUX_INIT: khotool protect (0x[0-9a-f]+)-(0x[0-9a-f]+)")
+    for s, e in protect:
+        for a, b in FIRMWARE_WRITES:
+            if s < b and a < e:
+                return (f"preserved 0x{s:x}-0x{e:x} lies in 0x{a:x}-0x{b:x}, which OVMF rewrites "
+                        f"across a warm reset: the default VM setup no longer keeps the state safe")
+    return None
+
+
+def report_timings(lines: list[str]) -> None:
+    boots = _boots(lines)
+    if len(boots) < 2:
+        return None
+    ph = {}
+    for l in boots[1]:
+        m = re.fullmatch(r"KHOBOOT: phase (\S+) us=(\d+) .*", l)
+        if m:
+            ph[m.group(1)] = int(m.group(2)) / 1000
+    exp = [l for l in boots[0] if l.startswith("LINUX_INIT: export exit=0 ")]
+    parts = [f"{k}={v:.1f}ms" for k, v in ph.items()]
+    if exp:
+        parts.append(f"export={_field(exp[0], 'ms')}ms")
+    print(f"  linux-kho-chain: khoboot on the real state: {' '.join(parts)}", flush=True)
+    return None
+
+
+CHAIN_ORDER = [
+    r"KHOBOOT: kho none",
+    r"KHOBOOT: boot entry=linux mode=cold .*",
+    r"LINUX_INIT: start role=first hop1=export kho_in=no efi=yes .*",
+    r"LINUX_INIT: kho_test preserved .*",
+    r"LINUX_INIT: khotool export ok compatible=kho-v4 fdt=0x[0-9a-f]+ .*manifest=full .*",
+    r"LINUX_INIT: export ok",
+    r"LINUX_INIT: reboot warm .*",
+    r"KHOBOOT: start .*",
+    r"KHOBOOT: kho descriptor source=variable fdt=0x[0-9a-f]+ scratch=3 flags=0x[0-9a-f]+",
+    r"KHOBOOT: kho found compatible=kho-v4 .*",
+    r"KHOBOOT: reserve ok .*",
+    r"KHOBOOT: kernel .* in=scratch",
+    r"KHOBOOT: descriptor consumed",
+    r"KHOBOOT: boot entry=linux mode=kho .*",
+    r"KHO: found kexec handover data\.",
+    r"test_kho: KHO restore succeeded",
+    r"LINUX_INIT: start role=consumer .*kho_in=yes .*",
+    r"LINUX_INIT: consumer kho_in=yes fdt_magic=ok subtrees=kexec-metadata,kho_test",
+    r"LINUX_INIT: done .*",
+]
+
+
+SCENARIOS = [
+    Scenario(
+        name="linux-kho-chain",
+        description="real KHO Linux 7.2 -> khotool export -> warm reset -> OVMF -> khoboot -> "
+                    "Linux B: KHO found, test_kho restore succeeded, every block Linux B "
+                    "reserved was protected by khoboot",
+        entries=[_linux_entry(f"kho=on {KHO_SCRATCH} memblock=debug")],
+        requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx),
+        runs=[Run(memory=MEMORY, timeout=300, expect_exit=0, checks=NO_TROUBLE + [
+            InOrder(CHAIN_ORDER),
+            Count(r"KHOBOOT: start .*", 2),
+            Count(r"KHO: found kexec handover data\.", 1),
+            NoLine(r"KHOBOOT: error .*"),
+            NoLine(r"test_kho: KHO restore failed"),
+            Custom(check_same_state, "khoboot saw the state khotool exported"),
+            Custom(check_reserved_blocks_protected, "every block Linux B reserved was protected"),
+            Custom(check_clear_of_firmware, "the state avoids what OVMF rewrites"),
+            Custom(report_timings, "timings"),
+        ])],
+    ),
+    Scenario(
+        name="linux-kho-clobbered",
+        description="the same chain with -m 1G: Linux A's preserved pages sit in low RAM that "
+                    "OVMF rewrites across the reset; khoboot must refuse the state with an "
+                    "error and boot Linux B cold, never hand over a corrupted state",
+        entries=[_linux_entry("kho=on memblock=debug")],
+        requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx),
+        runs=[Run(memory="1G", timeout=300, expect_exit=0, checks=NO_TROUBLE + [
+            InOrder([r"LINUX_INIT: khotool export ok compatible=kho-v4 .*",
+                     r"LINUX_INIT: reboot warm .*",
+                     r"KHOBOOT: start .*",
+                     r"KHOBOOT: kho descriptor source=variable .*",
+                     r"KHOBOOT: error (kho-stale|kho-conflict|kho-integrity|kho-invalid) .*",
+                     r"KHOBOOT: policy cold-boot found=1 usable=0",
+                     r"KHOBOOT: boot entry=linux mode=cold .*",
+                     r"LINUX_INIT: start role=consumer .*",
+                     r"LINUX_INIT: consumer kho_in=no",
+                     r"LINUX_INIT: done .*"]),
+            NoLine(r"KHO: found kexec handover data\."),
+            NoLine(r"test_kho: KHO restore .*"),
+        ])],
+    ),
+    Scenario(
+        name="tk-state-into-linux",
+        description="test_kernel produces a kho-v4 state, khoboot hands it to the real KHO "
+                    "Linux: the kernel finds it, reserves every block khoboot decoded, boots "
+                    "on without a warning",
+        entries=[_linux_entry("khochain.hop1=none khochain.next=tk memblock=debug"),
+                 Entry("tk", linux=TK, title="test_kernel",
+                       options=tk_options("np", format="kho-v4", blocks=48))],
+        requires=REQUIRES + [Requirement(TK, "test_kernel/build.mk")], tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx, export=False),
+        runs=[Run(memory=MEMORY, timeout=300, expect_exit=0, checks=NO_TROUBLE + [
+            InOrder([r"LINUX_INIT: start role=first hop1=none .*",
+                     r"LINUX_INIT: boot-next entry=tk option=Boot4B48",
+                     r"LINUX_INIT: reboot warm .*",
+                     r"KHOBOOT: start .*",
+                     r"KHOBOOT: entry id=tk .*",
+                     r"TEST_KERNEL: produce descriptor ok.*",
+                     r"KHOBOOT: start .*",
+                     r"KHOBOOT: kho found compatible=kho-v4 .*",
+                     r"KHOBOOT: boot entry=linux mode=kho .*",
+                     r"KHO: found kexec handover data\.",
+                     r"LINUX_INIT: start role=consumer .*kho_in=yes .*",
+                     r"LINUX_INIT: consumer kho_in=yes fdt_magic=ok .*",
+                     r"LINUX_INIT: done .*"]),
+            Count(r"KHOBOOT: start .*", 3),
+            NoLine(r"KHOBOOT: error .*"),
+            NoLine(r"TEST_KERNEL: check \S+ fail.*"),
+            Custom(lambda lines: _tk_blocks_reserved(lines), "Linux reserved every block"),
+        ])],
+    ),
+]
+
+
+def _tk_blocks_reserved(lines: list[str]) -> str | None:
+    boots = _boots(lines)
+    if len(boots) < 3:
+        return f"{len(boots)} khoboot starts, expected 3"
+    found = [l for l in boots[2] if l.startswith("KHOBOOT: kho found ")]
+    blocks = _linux_reserved(boots[2])
+    if not found:
+        return "khoboot found no state in the third boot"
+    if len(blocks) != int(_field(found[0], "blocks")):
+        return f"Linux reserved {len(blocks)} KHO blocks, khoboot decoded {_field(found[0], 'blocks')}"
+    reserved = _ranges(boots[2], r"KHOBOOT: reserve range (0x[0-9a-f]+)-(0x[0-9a-f]+)")
+    if reserved:
+        miss = _uncovered(blocks, reserved)
+        if miss:
+            return f"Linux reserved 0x{miss[0][0]:x}-0x{miss[0][1]:x}, which khoboot did not protect"
+    return None
