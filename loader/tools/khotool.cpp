@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "export.h"
 #include "inspect.h"
 #include "synth.h"
 
@@ -15,6 +16,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"inspect", kho::tools::khotool_inspect, "show a KHO state held in RAM dumps"},
+    {"export", kho::tools::khotool_export, "hand this kernel's live KHO state to the firmware path"},
     {"synth", ::khotool_synth, "synthesise a KHO state as RAM blobs + descriptor"},
 };
 
