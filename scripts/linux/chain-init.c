@@ -12,7 +12,9 @@
  *     export  wait until test_kho has preserved its folios, run
  *             `khotool export` (live KHO state -> KhoHandover variable),
  *             set KhoChainHop, reboot warm (LINUX_REBOOT_CMD_RESTART; the
- *             entry passes reboot=warm)
+ *             entry passes reboot=warm); if the export fails, say whether
+ *             a descriptor variable exists and power off
+ *             (khochain.stale=1 first plants a stale descriptor)
  *     fill    fill all free RAM with a pattern unique to each page, set
  *             KhoChainHop, reboot warm (scripts/measure-ovmf-ram diffs RAM
  *             across the reset)
@@ -54,6 +56,8 @@
 #define EFIVARS "/sys/firmware/efi/efivars"
 /* A GUID of the test harness, not khoboot's: the loader never reads it. */
 #define HOP_VAR EFIVARS "/KhoChainHop-6c696e75-7863-4841-494e-000000000001"
+/* khoboot's descriptor variable (abi/handover_descriptor.h). */
+#define DESC_VAR EFIVARS "/KhoHandover-5b0bc4a2-8c1d-4e5f-9a3b-6b686f626f6f"
 #define KHOTOOL "/khotool"
 #define GLOBAL_GUID "8be4df61-93ca-11d2-aa0d-00e098032b8c" /* EFI_GLOBAL_VARIABLE */
 #define NEXT_OPTION 0x4b48 /* Boot4B48 ("KH"): the option khochain.next writes */
@@ -272,6 +276,13 @@ static void wait_for_test_kho(int seconds)
 	struct stat st;
 	double start = uptime();
 
+	/* Without kho=on there is no kho/out at all (kho_init() returns
+	 * early): nothing to wait for, and khotool export reports it. */
+	if (stat(KHO_DBG "/out", &st) != 0) {
+		say("kho_test skipped: no " KHO_DBG "/out");
+		return;
+	}
+
 	while (stat(KHO_DBG "/out/sub_fdts/kho_test", &st) != 0) {
 		if (uptime() - start > seconds) {
 			errno = ENOENT;
@@ -280,6 +291,19 @@ static void wait_for_test_kho(int seconds)
 		usleep(100 * 1000);
 	}
 	say("kho_test preserved uptime=%.2f", uptime());
+}
+
+/* khochain.stale=1: a leftover descriptor from an earlier boot, which a
+ * failed export must not leave behind. */
+static void plant_stale_descriptor(void)
+{
+	uint8_t buf[4 + 8] = { 0x07, 0, 0, 0, 'K', 'H', 'O', 'B', 'D', 'E', 'S', 'C' };
+	int fd = open(DESC_VAR, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0 || write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+		fail("plant a stale " DESC_VAR);
+	close(fd);
+	say("stale descriptor planted");
 }
 
 /* Runs khotool export, relaying each output line; returns its status. */
@@ -387,7 +411,7 @@ static void report_consumer(void)
 int main(void)
 {
 	static char cmdline[4096];
-	char role[32], hop1[32], wait_s[16], keep[16], next[64];
+	char role[32], hop1[32], wait_s[16], keep[16], next[64], stale[8];
 	const char *next_entry;
 	struct stat st;
 	int consumer;
@@ -447,9 +471,13 @@ int main(void)
 		errno = EINVAL;
 		fail("khochain.hop1 (export, fill or none)");
 	}
+	if (param(cmdline, "khochain.stale", stale, sizeof(stale)) && !strcmp(stale, "1"))
+		plant_stale_descriptor();
 	wait_for_test_kho(atoi(wait_s));
 	if (run_export() != 0) {
-		say("export fail");
+		/* What the firmware will see: efivarfs lists the variables the
+		 * firmware holds. */
+		say("export fail descriptor=%s", stat(DESC_VAR, &st) == 0 ? "present" : "absent");
 		power_off();
 	}
 	say("export ok");

@@ -29,6 +29,8 @@ whose load options name the khoboot entry, once):
   linux-kho-clobbered   the same chain with -m 1G, where Linux A's
                         preserved pages sit in RAM the firmware rewrites:
                         it must end in a khoboot error, not in Linux B
+  linux-export-refused  khotool export on a kernel without kho=on: one error
+                        line, no descriptor left behind
 """
 from __future__ import annotations
 
@@ -321,6 +323,28 @@ SCENARIOS = [
                      r"LINUX_INIT: done .*"]),
             NoLine(r"KHO: found kexec handover data\."),
             NoLine(r"test_kho: KHO restore .*"),
+        ])],
+    ),
+    Scenario(
+        name="linux-export-refused",
+        description="Linux without kho=on: khotool export prints one error line naming the "
+                    "missing debugfs file, and no descriptor is left (a stale one planted "
+                    "before is gone too); the chain stops instead of resetting",
+        entries=[_linux_entry("khochain.stale=1")],
+        requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx),
+        runs=[Run(memory=MEMORY, timeout=180, expect_exit=0, checks=[
+            InOrder([r"LINUX_INIT: start role=first hop1=export kho_in=no efi=yes .*",
+                     r"LINUX_INIT: stale descriptor planted",
+                     r"LINUX_INIT: kho_test skipped: no /sys/kernel/debug/kho/out",
+                     r"LINUX_INIT: khotool khotool: error io: /sys/kernel/debug/kho/out/fdt: "
+                     r"No such file or directory \(kho=on\? debugfs mounted\?\)",
+                     r"LINUX_INIT: export exit=1 .*",
+                     r"LINUX_INIT: export fail descriptor=absent",
+                     r"LINUX_INIT: power-off .*"]),
+            Count(r"LINUX_INIT: khotool .*", 1),
+            Count(r"KHOBOOT: start .*", 1),
+            NoLine(r"LINUX_INIT: reboot warm .*"),
         ])],
     ),
     Scenario(
