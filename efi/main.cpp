@@ -509,6 +509,39 @@ void prepare(Loaded& l, bool& handover, kho::CommandLine& cl) {
          (unsigned long long)l.layout.size);
 }
 
+// The GOP framebuffer into screen_info, so the kernel keeps a console on
+// the screen (efifb/simpledrm). No GOP, or a Blt-only mode: serial only.
+void describe_framebuffer(x86::BootParams* bp) {
+    EFI_GUID gop_guid = EFI_GRAPHICS_OUTPUT_PROTOCOL_GUID;
+    EFI_GRAPHICS_OUTPUT_PROTOCOL* gop = nullptr;
+    if (EFI_ERROR(g_bs->LocateProtocol(&gop_guid, nullptr, reinterpret_cast<void**>(&gop))) || !gop ||
+        !gop->Mode || !gop->Mode->Info)
+        return;
+    const EFI_GRAPHICS_OUTPUT_MODE_INFORMATION* mi = gop->Mode->Info;
+    kho::Framebuffer fb{};
+    fb.base = gop->Mode->FrameBufferBase;
+    fb.size = gop->Mode->FrameBufferSize;
+    fb.width = mi->HorizontalResolution;
+    fb.height = mi->VerticalResolution;
+    fb.pixels_per_scanline = mi->PixelsPerScanLine;
+    switch (mi->PixelFormat) {
+    case PixelRedGreenBlueReserved8BitPerColor: fb.format = kho::Framebuffer::Format::Rgbx8; break;
+    case PixelBlueGreenRedReserved8BitPerColor: fb.format = kho::Framebuffer::Format::Bgrx8; break;
+    case PixelBitMask:
+        fb.format = kho::Framebuffer::Format::BitMask;
+        fb.red_mask = mi->PixelInformation.RedMask;
+        fb.green_mask = mi->PixelInformation.GreenMask;
+        fb.blue_mask = mi->PixelInformation.BlueMask;
+        fb.reserved_mask = mi->PixelInformation.ReservedMask;
+        break;
+    default:
+        return;  // PixelBltOnly: no linear framebuffer to hand over
+    }
+    Status s = kho::set_screen_info(bp, fb);
+    if (!s) logf("warn framebuffer not handed over: %s", s.message());
+    else logf("framebuffer %ux%u base=0x%llx", fb.width, fb.height, (unsigned long long)fb.base);
+}
+
 // boot_params, the command line, the scratch table and the KHO node, in
 // the boot-data block.
 void write_boot_data(const Loaded& l, bool handover, const kho::CommandLine& cl,
@@ -528,6 +561,7 @@ void write_boot_data(const Loaded& l, bool handover, const kho::CommandLine& cl,
         log_error(s);
         halt("boot-params");
     }
+    describe_framebuffer(bp);
     logf("cmdline %s", cl.c_str());
     if (!handover) {
         logf("handover none");

@@ -52,6 +52,94 @@ Status init_boot_params(const BzImage& image, const uint8_t* prefix, size_t pref
     return Status::ok();
 }
 
+namespace {
+
+// struct screen_info field offsets (include/uapi/linux/screen_info.h).
+constexpr size_t kSiIsVga = 0x0f;
+constexpr size_t kSiLfbWidth = 0x12;
+constexpr size_t kSiLfbHeight = 0x14;
+constexpr size_t kSiLfbDepth = 0x16;
+constexpr size_t kSiLfbBase = 0x18;
+constexpr size_t kSiLfbSize = 0x1c;
+constexpr size_t kSiLfbLinelength = 0x24;
+constexpr size_t kSiRedSize = 0x26;  // then red_pos, green_size/pos, blue, rsvd
+constexpr size_t kSiCapabilities = 0x36;
+constexpr size_t kSiExtLfbBase = 0x3a;
+constexpr uint8_t kVideoTypeEfi = 0x70;
+constexpr uint32_t kVideoCapabilitySkipQuirks = 1u << 0;
+constexpr uint32_t kVideoCapability64BitBase = 1u << 1;
+
+template <typename T>
+void put(uint8_t* si, size_t off, T v) {
+    memcpy(si + off, &v, sizeof(v));
+}
+
+// A mask as (size, pos); false unless it is one contiguous run of ones.
+bool mask_run(uint32_t mask, uint8_t* size, uint8_t* pos) {
+    if (!mask) {
+        *size = *pos = 0;
+        return true;
+    }
+    unsigned p = __builtin_ctz(mask);
+    uint32_t run = mask >> p;
+    if (run & (run + 1)) return false;
+    *pos = static_cast<uint8_t>(p);
+    *size = static_cast<uint8_t>(32 - __builtin_clz(run));
+    return true;
+}
+
+}  // namespace
+
+Status set_screen_info(x86::BootParams* bp, const Framebuffer& fb) {
+    if (!fb.base || !fb.size || !fb.width || !fb.height || fb.pixels_per_scanline < fb.width ||
+        fb.width > 0xffff || fb.height > 0xffff || fb.size > 0xffffffffull)
+        return Status::error(Err::Io, "framebuffer %ux%u stride %u at 0x%llx+0x%llx unusable",
+                             fb.width, fb.height, fb.pixels_per_scanline,
+                             (unsigned long long)fb.base, (unsigned long long)fb.size);
+    uint8_t ch[8] = {};
+    uint16_t depth = 32;
+    switch (fb.format) {
+    case Framebuffer::Format::Rgbx8:
+        // PixelRedGreenBlueReserved8BitPerColor: byte 0 red.
+        ch[0] = 8, ch[1] = 0, ch[2] = 8, ch[3] = 8, ch[4] = 8, ch[5] = 16, ch[6] = 8, ch[7] = 24;
+        break;
+    case Framebuffer::Format::Bgrx8:
+        ch[0] = 8, ch[1] = 16, ch[2] = 8, ch[3] = 8, ch[4] = 8, ch[5] = 0, ch[6] = 8, ch[7] = 24;
+        break;
+    case Framebuffer::Format::BitMask: {
+        if (!mask_run(fb.red_mask, &ch[0], &ch[1]) || !mask_run(fb.green_mask, &ch[2], &ch[3]) ||
+            !mask_run(fb.blue_mask, &ch[4], &ch[5]) || !mask_run(fb.reserved_mask, &ch[6], &ch[7]))
+            return Status::error(Err::Io, "framebuffer masks are not contiguous");
+        uint32_t all = fb.red_mask | fb.green_mask | fb.blue_mask | fb.reserved_mask;
+        depth = static_cast<uint16_t>(all ? 32 - __builtin_clz(all) : 0);
+        if (!depth) return Status::error(Err::Io, "framebuffer has empty masks");
+        break;
+    }
+    }
+    // Line length in bytes: whole bytes per pixel, as gop.c computes it.
+    uint32_t bytes_pp = (depth + 7) / 8;
+    uint64_t line = uint64_t(fb.pixels_per_scanline) * bytes_pp;
+    if (line > 0xffff) return Status::error(Err::Io, "framebuffer line of %llu bytes",
+                                            (unsigned long long)line);
+    uint8_t* si = bp->screen_info;
+    memset(si, 0, sizeof(bp->screen_info));
+    si[kSiIsVga] = kVideoTypeEfi;
+    put<uint16_t>(si, kSiLfbWidth, static_cast<uint16_t>(fb.width));
+    put<uint16_t>(si, kSiLfbHeight, static_cast<uint16_t>(fb.height));
+    put<uint16_t>(si, kSiLfbDepth, depth);
+    put<uint32_t>(si, kSiLfbBase, lo32(fb.base));
+    put<uint32_t>(si, kSiLfbSize, static_cast<uint32_t>(fb.size));
+    put<uint16_t>(si, kSiLfbLinelength, static_cast<uint16_t>(line));
+    memcpy(si + kSiRedSize, ch, sizeof(ch));
+    uint32_t caps = kVideoCapabilitySkipQuirks;
+    if (hi32(fb.base)) {
+        caps |= kVideoCapability64BitBase;
+        put<uint32_t>(si, kSiExtLfbBase, hi32(fb.base));
+    }
+    put<uint32_t>(si, kSiCapabilities, caps);
+    return Status::ok();
+}
+
 void SetupDataChain::append(x86::SetupData* node, uint64_t phys, uint32_t type, uint32_t len) {
     node->next = 0;
     node->type = type;

@@ -29,6 +29,26 @@ struct BootParamsInputs {
 Status init_boot_params(const BzImage& image, const uint8_t* image_prefix, size_t prefix_len,
                         const BootParamsInputs& in, abi::x86::BootParams* bp);
 
+// The firmware's linear framebuffer (UEFI GOP mode information), so the
+// kernel's efifb/simpledrm keep a console on the screen.
+struct Framebuffer {
+    enum class Format : uint8_t { Rgbx8, Bgrx8, BitMask };
+    uint64_t base;
+    uint64_t size;
+    uint32_t width;
+    uint32_t height;
+    uint32_t pixels_per_scanline;
+    Format format;
+    uint32_t red_mask, green_mask, blue_mask, reserved_mask;  // BitMask only
+};
+
+// screen_info (boot_params 0x000, include/uapi/linux/screen_info.h) as the
+// EFI stub fills it (drivers/firmware/efi/libstub/gop.c): VIDEO_TYPE_EFI,
+// geometry, channel layout, 64-bit base. Refuses (Err::Io, screen_info
+// left as it was) nonsensical modes: zero sizes, masks that are not
+// contiguous runs, fields that do not fit.
+Status set_screen_info(abi::x86::BootParams* bp, const Framebuffer& fb);
+
 // setup_data nodes live in loader memory at known physical addresses;
 // `node` is where the loader writes the node whose address the kernel will
 // see as `phys` (identical under UEFI's identity map, not in host tests).

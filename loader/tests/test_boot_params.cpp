@@ -110,6 +110,64 @@ TEST(KhoData, NormalAndMultikernel) {
     EXPECT_EQ(m.fdt_size, 4096u);
 }
 
+TEST(ScreenInfo, EfiFramebufferLikeTheStub) {
+    auto bp = std::make_unique<x86::BootParams>();
+    memset(bp.get(), 0, sizeof(*bp));
+    kho::Framebuffer fb{};
+    fb.base = 0x480000000;
+    fb.size = 1280 * 800 * 4;
+    fb.width = 1280;
+    fb.height = 800;
+    fb.pixels_per_scanline = 1280;
+    fb.format = kho::Framebuffer::Format::Bgrx8;
+    ASSERT_TRUE(kho::set_screen_info(bp.get(), fb));
+    const uint8_t* si = bp->screen_info;
+    auto u16 = [&](size_t o) { uint16_t v; memcpy(&v, si + o, 2); return v; };
+    auto u32 = [&](size_t o) { uint32_t v; memcpy(&v, si + o, 4); return v; };
+    EXPECT_EQ(si[0x0f], 0x70);  // VIDEO_TYPE_EFI
+    EXPECT_EQ(u16(0x12), 1280);
+    EXPECT_EQ(u16(0x14), 800);
+    EXPECT_EQ(u16(0x16), 32);
+    EXPECT_EQ(u32(0x18), 0x80000000u);
+    EXPECT_EQ(u32(0x1c), 1280u * 800 * 4);
+    EXPECT_EQ(u16(0x24), 1280 * 4);
+    const uint8_t bgrx[8] = {8, 16, 8, 8, 8, 0, 8, 24};
+    EXPECT_EQ(0, memcmp(si + 0x26, bgrx, 8));
+    EXPECT_EQ(u32(0x36), 3u);  // SKIP_QUIRKS | 64BIT_BASE
+    EXPECT_EQ(u32(0x3a), 4u);
+}
+
+TEST(ScreenInfo, BitMaskAndRefusals) {
+    auto bp = std::make_unique<x86::BootParams>();
+    memset(bp.get(), 0, sizeof(*bp));
+    kho::Framebuffer fb{};
+    fb.base = 0x80000000;
+    fb.size = 640 * 480 * 2;
+    fb.width = 640;
+    fb.height = 480;
+    fb.pixels_per_scanline = 640;
+    fb.format = kho::Framebuffer::Format::BitMask;
+    fb.red_mask = 0xf800;
+    fb.green_mask = 0x07e0;
+    fb.blue_mask = 0x001f;
+    ASSERT_TRUE(kho::set_screen_info(bp.get(), fb));
+    const uint8_t rgb565[8] = {5, 11, 6, 5, 5, 0, 0, 0};
+    EXPECT_EQ(0, memcmp(bp->screen_info + 0x26, rgb565, 8));
+    uint16_t depth, line;
+    memcpy(&depth, bp->screen_info + 0x16, 2);
+    memcpy(&line, bp->screen_info + 0x24, 2);
+    EXPECT_EQ(depth, 16);
+    EXPECT_EQ(line, 1280);
+    fb.green_mask = 0x0520;  // not a contiguous run
+    EXPECT_FALSE(kho::set_screen_info(bp.get(), fb));
+    fb.green_mask = 0x07e0;
+    fb.pixels_per_scanline = 100;  // shorter than a line
+    EXPECT_FALSE(kho::set_screen_info(bp.get(), fb));
+    fb.pixels_per_scanline = 640;
+    fb.base = 0;
+    EXPECT_FALSE(kho::set_screen_info(bp.get(), fb));
+}
+
 // An EFI map with 48-byte descriptors, as OVMF returns.
 struct Map {
     static constexpr size_t kStride = 48;

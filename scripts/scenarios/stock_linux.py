@@ -309,12 +309,14 @@ SCENARIOS = [
     Scenario(
         name="stock-linux-cold",
         description="Debian's stock kernel, no KHO state: boots to the probe, no type-10 node, "
-                    "EFI runtime services work",
+                    "EFI runtime services work, efifb takes over the GOP framebuffer",
         entries=[_entry("console=ttyS0 panic=-1", frobnicate="yes")],
         requires=REQUIRES, tags=TAGS,
         prepare=lambda ctx: _prepare(ctx, False),
         runs=[Run(timeout=150, expect_exit=0, checks=COMMON + [
             Line(r"KHOBOOT: warn /loader/entries/debian\.conf:\d+: unknown key 'frobnicate' ignored"),
+            Line(r"KHOBOOT: framebuffer \d+x\d+ base=0x[0-9a-f]+"),
+            Line(r"PROBE: dmesg \[ *[0-9.]+\] fb0: EFI VGA frame buffer device"),
             Line(r"KHOBOOT: kho none"),
             Line(r"KHOBOOT: handover none"),
             NoLine(r"PROBE: setup_data .* type=10 .*"),
