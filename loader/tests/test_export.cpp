@@ -325,6 +325,8 @@ TEST(ExportParse, ScratchListsRefuseMismatchAndJunk) {
     EXPECT_EQ(ex::parse_scratch_lists("", "", &s).code(), Err::BadProperty);
     EXPECT_EQ(ex::parse_scratch_lists("0x10zz\n", "0x1000\n", &s).code(), Err::BadProperty);
     EXPECT_EQ(ex::parse_scratch_lists("0x1000\n", "size\n", &s).code(), Err::BadProperty);
+    EXPECT_EQ(ex::parse_scratch_lists("-0x1000\n", "0x1000\n", &s).code(), Err::BadProperty);
+    EXPECT_EQ(ex::parse_scratch_lists("0x1000\n", "0x 1000\n", &s).code(), Err::BadProperty);
 }
 
 TEST(ExportParse, IomemTakesTopLevelSystemRamOnly) {

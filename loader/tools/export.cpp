@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -59,6 +60,9 @@ bool parse_hex(const std::string& s, uint64_t* out) {
     const char* p = s.c_str();
     if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) p += 2;
     if (!*p) return false;
+    // Digits only: strtoull() alone would take signs and blanks.
+    for (const char* q = p; *q; ++q)
+        if (!isxdigit(static_cast<unsigned char>(*q))) return false;
     char* end = nullptr;
     errno = 0;
     *out = std::strtoull(p, &end, 16);
