@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib.bootchain import (EXIT_FAIL, Blob, Count, Entry, InOrder, Line, NoLine,  # noqa: E402
                            Requirement, Run, Scenario)
+from lib import ovmf_vars  # noqa: E402
 from lib.tk_cmdline import tk_options  # noqa: E402
 
 TK = "build/x86_64/test_kernel.bzImage"
@@ -29,10 +31,22 @@ KHO_CHECKS = ["boot-params", "cmdline", "descriptor", "setup-data", "fdt", "scra
               "manifest", "scratch", "map", "preserved-ram", "contents"]
 
 
-def synth_prepare(args: list[str], consumer_passes: bool = True):
-    """Runs khotool synth ARGS, loads its blobs in the first run, puts its
-    entry keys in every entry, and asserts khoboot decoded exactly the
-    blocks synth encoded (and, if `consumer_passes`, test_kernel too)."""
+# The descriptor variable's name and vendor GUID (abi/handover_descriptor.h).
+DESCRIPTOR_VARIABLE = "KhoHandover"
+DESCRIPTOR_GUID = uuid.UUID("5b0bc4a2-8c1d-4e5f-9a3b-6b686f626f6f")
+
+
+def synth_prepare(args: list[str], consumer_passes: bool = True, via: str = "entry"):
+    """Runs khotool synth ARGS, loads its blobs in the first run, names the
+    state to khoboot (via="entry": synth's kho-fdt/kho-scratch keys in
+    every entry; via="variable": synth's descriptor written into the
+    variable store before the first run), and asserts khoboot decoded
+    exactly the blocks synth encoded (and, if `consumer_passes`, that
+    test_kernel matched them all)."""
+    def inject_descriptor(ctx, _run_index):
+        data = (ctx.workdir / "synth" / "descriptor.bin").read_bytes()
+        ovmf_vars.add_variable(ctx.vars_path, DESCRIPTOR_VARIABLE, DESCRIPTOR_GUID, data)
+
     def prepare(ctx):
         out = ctx.workdir / "synth"
         proc = ctx.khotool("synth", "--out", str(out), *args)
@@ -41,8 +55,12 @@ def synth_prepare(args: list[str], consumer_passes: bool = True):
         ctx.data["synth"] = state
         run = ctx.scenario.runs[0]
         run.blobs += [Blob(str(out / b["file"]), b["addr"]) for b in state["blobs"]]
-        for e in ctx.scenario.entries:
-            e.keys.update(state["entry_keys"])
+        if via == "entry":
+            for e in ctx.scenario.entries:
+                e.keys.update(state["entry_keys"])
+        else:
+            run.before = inject_descriptor
+        run.checks.append(Line(rf"KHOBOOT: kho descriptor source={via} fdt=0x{state['fdt']:x} .*"))
         compat = state["format"].replace("kho-v1-512", "kho-v1")
         if state["format"] != "multikernel-v1":
             run.checks.append(Line(rf"KHOBOOT: kho found compatible={compat} fdt=0x{state['fdt']:x} "
@@ -54,9 +72,8 @@ def synth_prepare(args: list[str], consumer_passes: bool = True):
 
 
 def synth_scenario(name: str, description: str, args: list[str], compat: str, timeout: float = 90,
-                   memory: str = "3G", default: bool = True) -> Scenario:
+                   memory: str = "3G", default: bool = True, via: str = "entry") -> Scenario:
     checks = NO_FAIL + [
-        Line(r"KHOBOOT: kho descriptor source=entry .*"),
         Line(r"KHOBOOT: reserve ok .*"),
         Line(r"KHOBOOT: kernel .* in=scratch"),
         InOrder([rf"TEST_KERNEL: check {c} ok .*" for c in KHO_CHECKS] + [r"TEST_KERNEL: result pass"]),
@@ -64,7 +81,7 @@ def synth_scenario(name: str, description: str, args: list[str], compat: str, ti
     return Scenario(
         name=name, description=description, default=default,
         entries=[Entry("tk", linux=TK, title="test_kernel", options=tk_options("c", compat=compat))],
-        requires=REQUIRES, prepare=synth_prepare(args),
+        requires=REQUIRES, prepare=synth_prepare(args, via=via),
         runs=[Run(timeout=timeout, memory=memory, reboot=False, checks=checks)],
     )
 
@@ -104,6 +121,9 @@ def then(*hooks):
 SCENARIOS = [
     synth_scenario("synth-kho-v4", "2000 blocks of orders 0-10 above and below 4 GiB, some "
                    "against scratch edges, kho-v4 radix map", ["--format", "kho-v4"], "kho-v4"),
+    synth_scenario("synth-kho-v4-variable", "a synthetic kho-v4 state named by its handover "
+                   "descriptor in the variable store (FDT CRC flag) instead of entry keys",
+                   ["--format", "kho-v4", "--blocks", "1000", "--seed", "13"], "kho-v4", via="variable"),
     synth_scenario("synth-kho-v3", "the same layout as kho-v3 (blob-size required)",
                    ["--format", "kho-v3", "--seed", "3"], "kho-v3"),
     synth_scenario("synth-kho-v2", "the same layout as kho-v2 (no blob-size)",
@@ -145,6 +165,20 @@ SCENARIOS = [
                      r"TEST_KERNEL: check fdt ok valid .*compatible=multikernel-v1 .*",
                      r"TEST_KERNEL: check multikernel ok instance DTB intact .*",
                      r"TEST_KERNEL: check preserved-ram ok .*",
+                     r"TEST_KERNEL: result pass"]),
+        ])],
+    ),
+    Scenario(
+        name="synth-multikernel-variable",
+        description="multikernel-v1 named by a descriptor with the multikernel flag and no scratch",
+        entries=[Entry("tk", linux=TK, title="test_kernel", options=tk_options("m"))],
+        requires=REQUIRES, prepare=synth_prepare(["--format", "multikernel-v1"], via="variable"),
+        runs=[Run(timeout=60, reboot=False, checks=NO_FAIL + [
+            Line(r"KHOBOOT: kho descriptor source=variable .*scratch=0 flags=0x3"),
+            Line(r"KHOBOOT: descriptor consumed"),
+            InOrder([r"TEST_KERNEL: check descriptor ok .*",
+                     r"TEST_KERNEL: check setup-data ok 1 .*scratch=0x0/0x0",
+                     r"TEST_KERNEL: check multikernel ok instance DTB intact .*",
                      r"TEST_KERNEL: result pass"]),
         ])],
     ),
