@@ -131,6 +131,21 @@ void check_cmdline(const BootInfo& bi, const Options& o) {
     }
 }
 
+// The initrd the entry names, byte for byte (tk.initrd=SIZE:CRC).
+void check_initrd(const BootInfo& bi, const Options& o) {
+    if (!o.has_initrd) return;
+    const char* why = nullptr;
+    uint32_t crc = 0;
+    if (bi.initrd_size != o.initrd_size) why = "size differs";
+    else if (!bi.initrd_phys || bi.initrd_phys + bi.initrd_size > kIdentityLimit ||
+             !bi.is_ram(bi.initrd_phys, bi.initrd_phys + bi.initrd_size)) why = "not in e820 RAM";
+    else if ((crc = kho::crc32(reinterpret_cast<const void*>(bi.initrd_phys), bi.initrd_size)) != o.initrd_crc)
+        why = "content differs";
+    check("initrd", !why, "%s addr=0x%lx size=%lu expected=%lu crc32=0x%08x expected=0x%08x",
+          why ? why : "loaded intact", (unsigned long)bi.initrd_phys, (unsigned long)bi.initrd_size,
+          (unsigned long)o.initrd_size, crc, o.initrd_crc);
+}
+
 void check_descriptor_consumed(const Options& o, const EfiRuntime* rt) {
     if (!o.efi_boot) return;
     if (!rt || !rt->ready()) {
@@ -242,7 +257,9 @@ void check_placement(Ctx& c) {
         const KhoScratch& s = c.scratch[i];
         if (s.addr <= c.bi.initrd_phys && c.bi.initrd_phys + c.bi.initrd_size <= s.addr + s.size) initrd_in = true;
     }
-    check("placement", in >= 0, "kernel 0x%lx-0x%lx %s %d, initrd %s",
+    // kexec puts every segment into scratch (kho_locate_mem_hole(),
+    // kho-abi.md 4.4); the firmware path is held to the same.
+    check("placement", in >= 0 && initrd_in, "kernel 0x%lx-0x%lx %s %d, initrd %s",
           (unsigned long)c.bi.image_start, (unsigned long)c.bi.image_end,
           in >= 0 ? "inside scratch region" : "outside every scratch region", in,
           c.bi.initrd_size ? (initrd_in ? "inside scratch" : "outside scratch") : "none");
@@ -540,6 +557,7 @@ void consume(const BootInfo& bi, const Options& o, ConsumeKind kind, const EfiRu
     Ctx c{bi, o};
     check_boot_params(bi, o);
     check_cmdline(bi, o);
+    check_initrd(bi, o);
     check_descriptor_consumed(o, rt);
 
     uint32_t len = 0;

@@ -172,6 +172,15 @@ void parse_options(const char* cmdline, Options* o) {
             } else if (starts_with(w, n, "tk.arena=")) {
                 key = 12;
                 ok = ok && parse_arenas(v, vn, o);
+            } else if (starts_with(w, n, "tk.initrd=")) {
+                key = 13;
+                size_t colon = 0;
+                while (colon < vn && v[colon] != ':') ++colon;
+                uint64_t want_crc = 0;
+                ok = ok && colon < vn && parse_u64(v, colon, &o->initrd_size) &&
+                     parse_u64(v + colon + 1, vn - colon - 1, &want_crc) && want_crc <= 0xffffffffu;
+                o->initrd_crc = uint32_t(want_crc);
+                o->has_initrd = ok;
             } else {
                 ok = false;
             }

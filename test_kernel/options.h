@@ -37,6 +37,9 @@ struct Options {
     uint64_t scratch_bytes;   // tk.scratch-mb per scratch region
     size_t arena_count;       // tk.arena=START-END,...
     PhysRange arenas[kMaxArenas];
+    bool has_initrd;          // tk.initrd=SIZE:CRC was given
+    uint64_t initrd_size;     // bytes the configured initrd has
+    uint32_t initrd_crc;      // its CRC-32
     bool has_sum;             // tk.sum was given
     uint32_t sum;             // tk.sum value
     uint32_t sum_computed;    // CRC-32 of the other tk.* words joined by ' '

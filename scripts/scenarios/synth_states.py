@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib.bootchain import (EXIT_FAIL, Blob, Count, Entry, InOrder, Line, NoLine,  # noqa: E402
                            Requirement, Run, Scenario)
 from lib import ovmf_vars  # noqa: E402
-from lib.tk_cmdline import tk_options  # noqa: E402
+from lib.tk_cmdline import initrd_hook, tk_options  # noqa: E402
 
 TK = "build/x86_64/test_kernel.bzImage"
 REQUIRES = [Requirement("build/x86_64/khoboot.efi", "efi/build.mk"),
@@ -71,8 +71,16 @@ def synth_prepare(args: list[str], consumer_passes: bool = True, via: str = "ent
     return prepare
 
 
+def then(*hooks):
+    def run_all(ctx):
+        for h in hooks:
+            h(ctx)
+    return run_all
+
+
 def synth_scenario(name: str, description: str, args: list[str], compat: str, timeout: float = 90,
-                   memory: str = "3G", default: bool = True, via: str = "entry") -> Scenario:
+                   memory: str = "3G", default: bool = True, via: str = "entry",
+                   initrd: int = 0) -> Scenario:
     checks = NO_FAIL + [
         Line(r"KHOBOOT: reserve ok .*"),
         Line(r"KHOBOOT: kernel .* in=scratch"),
@@ -81,8 +89,12 @@ def synth_scenario(name: str, description: str, args: list[str], compat: str, ti
     return Scenario(
         name=name, description=description, default=default,
         entries=[Entry("tk", linux=TK, title="test_kernel", options=tk_options("c", compat=compat))],
-        requires=REQUIRES, prepare=synth_prepare(args, via=via),
-        runs=[Run(timeout=timeout, memory=memory, reboot=False, checks=checks)],
+        requires=REQUIRES,
+        prepare=then(synth_prepare(args, via=via), initrd_hook(initrd, 7)) if initrd else synth_prepare(args, via=via),
+        runs=[Run(timeout=timeout, memory=memory, reboot=False,
+                  checks=checks + ([Line(r"TEST_KERNEL: check initrd ok loaded intact .*"),
+                                    Line(r"TEST_KERNEL: check placement ok .*initrd inside scratch")]
+                                   if initrd else []))],
     )
 
 
@@ -111,16 +123,10 @@ def corrupt_one_block(ctx):
     raise RuntimeError("no order-0 data block below 4 GiB in any blob")
 
 
-def then(*hooks):
-    def run_all(ctx):
-        for h in hooks:
-            h(ctx)
-    return run_all
-
-
 SCENARIOS = [
     synth_scenario("synth-kho-v4", "2000 blocks of orders 0-10 above and below 4 GiB, some "
-                   "against scratch edges, kho-v4 radix map", ["--format", "kho-v4"], "kho-v4"),
+                   "against scratch edges, kho-v4 radix map, a 1 MiB initrd",
+                   ["--format", "kho-v4"], "kho-v4", initrd=1 << 20),
     synth_scenario("synth-kho-v4-variable", "a synthetic kho-v4 state named by its handover "
                    "descriptor in the variable store (FDT CRC flag) instead of entry keys",
                    ["--format", "kho-v4", "--blocks", "1000", "--seed", "13"], "kho-v4", via="variable"),

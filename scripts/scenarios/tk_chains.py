@@ -12,7 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib.bootchain import (Count, Entry, InOrder, Line, NoLine, Requirement, Run,  # noqa: E402
                            Scenario, EXIT_PASS)
-from lib.tk_cmdline import tk_options  # noqa: E402
+from lib.tk_cmdline import initrd_hook, tk_options  # noqa: E402
 
 TK = "build/x86_64/test_kernel.bzImage"
 REQUIRES = [Requirement("build/x86_64/khoboot.efi", "efi/build.mk"),
@@ -32,7 +32,8 @@ def consumer_checks(n_hops_consuming: int) -> list:
             if n not in ("boot-params", "cmdline", "descriptor", "setup-data")]
 
 
-def chain_scenario(name: str, fmt: str, compat: str, blocks: int, default: bool = True) -> Scenario:
+def chain_scenario(name: str, fmt: str, compat: str, blocks: int, default: bool = True,
+                   initrd: int = 0) -> Scenario:
     kept = blocks - blocks // 4
     return Scenario(
         name=name, default=default,
@@ -40,7 +41,9 @@ def chain_scenario(name: str, fmt: str, compat: str, blocks: int, default: bool 
                     f"process ({fmt}): every check passes at hops 2 and 3",
         entries=[tk_entry("np,cp,c", format=fmt, compat=compat, blocks=blocks)],
         requires=REQUIRES,
+        prepare=initrd_hook(initrd, 3) if initrd else None,
         runs=[Run(timeout=150, checks=NO_FAIL + consumer_checks(2) + [
+            Count(r"TEST_KERNEL: check initrd ok .*", 3 if initrd else 0),
             Count(r"KHOBOOT: start .*", 3),
             Count(r"TEST_KERNEL: produce reset warm", 2),
             Count(r"KHOBOOT: kho descriptor source=variable .*", 2),
@@ -84,7 +87,7 @@ SCENARIOS = [
                      r"TEST_KERNEL: result pass"]),
         ])],
     ),
-    chain_scenario("chain-3hop-kho-v4", "kho-v4", "kho-v4", 48),
+    chain_scenario("chain-3hop-kho-v4", "kho-v4", "kho-v4", 48, initrd=300 * 1024),
     chain_scenario("chain-3hop-kho-v1-512", "kho-v1-512", "kho-v1", 40),
     chain_scenario("chain-3hop-kho-v1", "kho-v1", "kho-v1", 40, default=False),
     chain_scenario("chain-3hop-kho-v3", "kho-v3", "kho-v3", 40, default=False),
