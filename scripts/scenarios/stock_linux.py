@@ -25,13 +25,15 @@ import glob
 import os
 import re
 import struct
-import subprocess
 import sys
+import uuid
+import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib.bootchain import (Blob, Count, Custom, Entry, InOrder, Line, NoLine, Requirement, Run,  # noqa: E402
                            Scenario, ScenarioError, ScenarioSkip)
+from lib import ovmf_vars  # noqa: E402
 
 PAGE = 4096
 STATE_BASE = 0x20000000          # root FDT page, then sub-FDT and radix pages
@@ -134,6 +136,29 @@ def synth_multikernel() -> bytes:
     dtb = fdt_blob(("", [("compatible", cstr("khoboot,probe-instance"))], []))
     return fdt_blob(("", [("compatible", cstr("multikernel-v1"))],
                      [("multikernel", [("dtb-data", dtb)], [])]))
+
+
+# The handover descriptor (abi/handover_descriptor.h), encoded here from
+# the layout: magic, version, header_size, total_size, checksum, flags,
+# scratch_count, fdt_addr, fdt_size, fdt_crc32, reserved, manifest
+# addr/size, then {addr, size} per scratch region; the checksum is the
+# CRC-32 of the whole record with the field zero.
+DESCRIPTOR_NAME = "KhoHandover"
+DESCRIPTOR_GUID = uuid.UUID("5b0bc4a2-8c1d-4e5f-9a3b-6b686f626f6f")
+FLAG_FDT_CRC = 1 << 1
+
+
+def descriptor(fdt_page: bytes, scratch) -> bytes:
+    fdt_page = fdt_page[:PAGE].ljust(PAGE, b"\0")
+    body = b"".join(struct.pack("<QQ", a, n) for a, n in scratch)
+    total = 72 + len(body)
+
+    def pack(checksum):
+        return struct.pack("<QIIIIIIQQIIQQ", 0x4353454442484F4B, 1, 72, total, checksum,
+                           FLAG_FDT_CRC, len(scratch), STATE_BASE, PAGE, zlib.crc32(fdt_page),
+                           0, 0, 0) + body
+
+    return pack(zlib.crc32(pack(0)))
 
 
 # --- helpers for the checks ---------------------------------------------------------
@@ -253,6 +278,13 @@ def _prepare_kho_linux(ctx):
         e.linux = found[-1]
 
 
+def _write_descriptor(ctx, run_index):
+    if run_index == 1:  # runs count from 1
+        blob, _ = synth_state()
+        ovmf_vars.add_variable(ctx.vars_path, DESCRIPTOR_NAME, DESCRIPTOR_GUID,
+                               descriptor(blob, [SCRATCH]))
+
+
 def _entry(options: str, **keys) -> "Entry":
     return Entry("debian", linux="(set by prepare)", options=options,
                  keys={k.replace("_", "-"): v for k, v in keys.items()})
@@ -340,6 +372,27 @@ SCENARIOS = [
             Custom(check_kho_node_matches, "type-10 node equals logged kho_data"),
             Custom(check_protected_is_ram, "protected ranges are e820 RAM"),
             Custom(check_kernel_in_scratch, "kernel code inside scratch"),
+        ])],
+    ),
+    Scenario(
+        name="stock-linux-kho-variable",
+        description="the same state named by the handover descriptor variable: found before "
+                    "anything is allocated, handed over, and consumed (the kernel's efivarfs "
+                    "no longer lists it)",
+        entries=[_entry("console=ttyS0 panic=-1 nokaslr")],
+        requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx, True),
+        runs=[Run(timeout=150, expect_exit=0, before=_write_descriptor, checks=COMMON + [
+            InOrder([r"KHOBOOT: kho descriptor source=variable fdt=0x20000000 scratch=1 flags=0x2",
+                     r"KHOBOOT: kho found compatible=kho-v4 .*blocks=3 .*",
+                     r"KHOBOOT: reserve ok .*",
+                     r"KHOBOOT: phase kho .*",
+                     r"KHOBOOT: phase config .*",
+                     r"KHOBOOT: handover setup_data=.*",
+                     r"KHOBOOT: descriptor consumed"]),
+            Custom(check_kho_node_matches, "type-10 node equals logged kho_data"),
+            Custom(check_kernel_in_scratch, "kernel code inside scratch"),
+            NoLine(r"PROBE: efivar KhoHandover-.*"),
         ])],
     ),
     Scenario(
