@@ -58,15 +58,14 @@ Status parse_manifest(const void* bytes, size_t len, ManifestView* view) {
     if (crc != h.checksum)
         return Status::error(Err::BadDescriptor, "manifest checksum 0x%08x, computed 0x%08x",
                              h.checksum, crc);
-    const auto* entries = reinterpret_cast<const m::Entry*>(b + sizeof(m::Header));
+    view->entry_bytes = b + sizeof(m::Header);
+    view->count = h.entry_count;
     for (uint32_t i = 0; i < h.entry_count; ++i) {
-        const m::Entry& e = entries[i];
+        const m::Entry e = view->entry(i);
         if (e.size == 0 || e.start + e.size < e.start || e.kind > m::kKindData)
             return Status::error(Err::BadDescriptor, "manifest entry %u (0x%llx+0x%llx kind %u) invalid",
                                  i, (unsigned long long)e.start, (unsigned long long)e.size, e.kind);
     }
-    view->entries = entries;
-    view->count = h.entry_count;
     return Status::ok();
 }
 
@@ -107,7 +106,7 @@ Status verify_manifest(const PhysMem& mem, const ManifestView& manifest, VerifyL
     if (!stats) stats = &local;
     if (level == VerifyLevel::Off) return Status::ok();
     for (uint32_t i = 0; i < manifest.count; ++i) {
-        const m::Entry& e = manifest.entries[i];
+        const m::Entry e = manifest.entry(i);
         if (level == VerifyLevel::Metadata && e.kind != m::kKindMetadata) continue;
         uint32_t crc = 0;
         if (!crc_of_ram(mem, e.start, e.size, &crc))

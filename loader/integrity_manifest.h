@@ -11,9 +11,17 @@ namespace kho {
 // What the boot entry's `kho-verify` asks for.
 enum class VerifyLevel : uint8_t { Off, Metadata, Full };
 
+// A parsed manifest, pointing into the caller's bytes. Entries are read
+// through entry(), by copy: a manifest read from a UEFI variable or a RAM
+// blob need not be 8-byte aligned.
 struct ManifestView {
-    const abi::manifest::Entry* entries = nullptr;
+    const uint8_t* entry_bytes = nullptr;
     uint32_t count = 0;
+    abi::manifest::Entry entry(uint32_t i) const {
+        abi::manifest::Entry e;
+        __builtin_memcpy(&e, entry_bytes + size_t(i) * sizeof(e), sizeof(e));
+        return e;
+    }
 };
 
 // Checks header, sizes and checksum of a manifest held in `bytes`; entries

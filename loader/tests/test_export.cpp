@@ -243,7 +243,7 @@ TEST_P(ExportVector, PlanCarriesTheStateAndAManifestThatCatchesChanges) {
     EXPECT_EQ(plan.manifest_level, ex::ManifestLevel::Full);
     std::set<uint64_t> meta_pages, data_pages;
     for (uint32_t i = 0; i < view.count; ++i) {
-        const auto& e = view.entries[i];
+        const auto e = view.entry(i);
         for (uint64_t p = e.start & ~(kPage - 1); p < e.start + e.size; p += kPage)
             (e.kind == kho::abi::manifest::kKindData ? data_pages : meta_pages).insert(p);
     }
