@@ -47,7 +47,7 @@ from lib.tk_cmdline import tk_options  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 TK = "build/x86_64/test_kernel.bzImage"
 TAGS = ("KHOBOOT", "LINUX_INIT", "KHO", "test_kho", "__memblock_reserve", "TEST_KERNEL",
-        "WARNING", "BUG", "Kernel panic - not syncing")
+        "BIOS-e820", "WARNING", "BUG", "Kernel panic - not syncing")
 REQUIRES = [Requirement("build/x86_64/khoboot.efi", "efi/build.mk"),
             Requirement("build/host/khotool-static", "scripts/linux/build.mk"),
             Requirement("build/host/linux-chain-init", "scripts/linux/build.mk")]
@@ -214,6 +214,38 @@ def check_reserved_blocks_protected(lines: list[str]) -> str | None:
     return None
 
 
+def check_blocks_ram_and_clear(lines: list[str]) -> str | None:
+    """Every block Linux B reserved is System RAM in the e820 map khoboot gave
+    it (arch/x86/kernel/e820.c prints it as "BIOS-e820: [mem a-b] System
+    RAM", inclusive end) and clear of what khoboot placed for that boot (the
+    kernel's init_size, the initrd, the boot data block)."""
+    boots = _boots(lines)
+    if len(boots) < 2:
+        return "no second boot"
+    second = boots[1]
+    ram = _coalesce([(s, e + 1) for s, e in _ranges(
+        second, r"BIOS-e820: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]\s+System RAM")])
+    if not ram:
+        return "Linux B printed no System RAM e820 entry"
+    placed = []
+    for l in second:
+        if l.startswith("KHOBOOT: kernel "):
+            placed.append(("kernel", int(_field(l, "load"), 16), int(_field(l, "init_size"), 16)))
+        elif l.startswith("KHOBOOT: initrd ") and _field(l, "count") != "0":
+            placed.append(("initrd", int(_field(l, "addr"), 16), int(_field(l, "size"))))
+        elif l.startswith("KHOBOOT: boot-data "):
+            placed.append(("boot-data", int(_field(l, "addr"), 16), int(_field(l, "size"))))
+    if len(placed) < 2:
+        return "khoboot's placement lines (kernel, boot-data) are missing"
+    for s, e in _linux_reserved(second):
+        if _uncovered([(s, e)], ram):
+            return f"reserved block 0x{s:x}-0x{e:x} is not System RAM in Linux B's e820"
+        for what, a, n in placed:
+            if s < a + n and a < e:
+                return f"reserved block 0x{s:x}-0x{e:x} overlaps khoboot's {what} 0x{a:x}+0x{n:x}"
+    return None
+
+
 def check_same_state(lines: list[str]) -> str | None:
     boots = _boots(lines)
     export = _export_line(boots[0]) if boots else None
@@ -298,6 +330,7 @@ SCENARIOS = [
             NoLine(r"test_kho: KHO restore failed"),
             Custom(check_same_state, "khoboot saw the state khotool exported"),
             Custom(check_reserved_blocks_protected, "every block Linux B reserved was protected"),
+            Custom(check_blocks_ram_and_clear, "reserved blocks are RAM, clear of the placement"),
             Custom(check_clear_of_firmware, "the state avoids what OVMF rewrites"),
             Custom(report_timings, "timings"),
         ])],
