@@ -62,11 +62,25 @@ def command(esp: Path, vars_path: Path, serial_log: Path, debug_log: Path,
 
 
 def run(cmd: list[str], serial_log: Path, timeout: float,
-        stop: Callable[[str], bool] | None = None) -> RunResult:
+        stop: Callable[[str], bool] | None = None,
+        echo: Callable[[str], None] | None = None) -> RunResult:
     """Runs QEMU until it exits, `timeout` passes (status None), or `stop`
     returns True for the serial output so far (a guest that halted for
-    good: status None, stopped=True)."""
+    good: status None, stopped=True). `echo`, if given, receives each
+    complete serial line as it appears (make demo shows the chain live)."""
     start = time.monotonic()
+    echoed = 0  # bytes of the serial log already passed to `echo`
+
+    def echo_new(final: bool = False) -> None:
+        nonlocal echoed
+        if not echo or not serial_log.exists():
+            return
+        text = serial_log.read_text(errors="replace")
+        end = len(text) if final else text.rfind("\n", echoed) + 1
+        for line in text[echoed:end].splitlines():
+            echo(line.rstrip("\r"))
+        echoed = max(echoed, end)
+
     # Own process group so a timeout kills QEMU and nothing else; output
     # goes to files so a chatty QEMU can never block on a full pipe.
     with open(serial_log.with_suffix(".qemu-out"), "w+") as out_f:
@@ -80,6 +94,7 @@ def run(cmd: list[str], serial_log: Path, timeout: float,
                 break
             except subprocess.TimeoutExpired:
                 pass
+            echo_new()
             if time.monotonic() - start > timeout:
                 break
             if stop and serial_log.exists() and stop(serial_log.read_text(errors="replace")):
@@ -88,6 +103,7 @@ def run(cmd: list[str], serial_log: Path, timeout: float,
         if status is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        echo_new(final=True)
         out_f.seek(0)
         out = out_f.read()
     serial_log.with_suffix(".qemu-out").unlink()

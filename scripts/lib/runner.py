@@ -65,8 +65,10 @@ def _missing_requirements(root: Path, s: Scenario) -> tuple[list[str], list[str]
 
 
 class Executor:
-    def __init__(self, root: Path, keep_logs: Path | None, fail_logs: Path, verbose: bool):
+    def __init__(self, root: Path, keep_logs: Path | None, fail_logs: Path, verbose: bool,
+                 show: bool = False):
         self.root = root
+        self.show = show
         self.build = root / "build"
         self.keep_logs = keep_logs
         self.fail_logs = fail_logs
@@ -149,7 +151,11 @@ class Executor:
             def halted(text: str, s=s, stops=stops) -> bool:
                 return any(p.fullmatch(l) for l in s.protocol_lines(text) for p in stops)
 
-            res = qemu.run(cmd, serial, r.timeout, halted)
+            def show_line(line: str, s=s) -> None:
+                for p in s.protocol_lines(line):
+                    print(f"    | {p}", flush=True)
+
+            res = qemu.run(cmd, serial, r.timeout, halted, show_line if self.show else None)
             if res.stderr.strip():
                 (work / f"run{i}-qemu-stderr.log").write_text(res.stderr)
             self.note(f"{s.name}: run {i}/{len(s.runs)} exit={res.status} in {res.seconds:.1f}s")
@@ -187,6 +193,8 @@ def main(argv: list[str]) -> int:
                          "in build/bootchain-logs)")
     ap.add_argument("--all", action="store_true", help="also run non-default scenarios")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--show", action="store_true",
+                    help="print each run's protocol lines live, as the guest writes them")
     ap.add_argument("names", nargs="*", metavar="NAME", help="scenario names (shell globs)")
     args = ap.parse_args(argv)
 
@@ -208,7 +216,7 @@ def main(argv: list[str]) -> int:
         unknown = []
 
     ex = Executor(root, args.keep_logs.resolve() if args.keep_logs else None,
-                  root / "build" / "bootchain-logs", args.verbose)
+                  root / "build" / "bootchain-logs", args.verbose, args.show)
     passed = failed = skipped = 0
     suite_start = time.monotonic()
     for e in errors:
