@@ -8,6 +8,7 @@
 #include "consumer.h"
 #include "efi_runtime.h"
 #include "exceptions.h"
+#include "foreign_consumer.h"
 #include "options.h"
 #include "paging.h"
 #include "producer.h"
@@ -69,7 +70,9 @@ extern "C" [[noreturn]] void kmain(const kho::abi::x86::BootParams* bp) {
                  (unsigned long)o.hop_count);
     const HopAction& a = o.hops[hop - 1];
 
-    if (a.expect_cold || a.consume || a.multikernel) {
+    if (a.consume && o.foreign) {
+        consume_foreign(g_boot, o, &rt);
+    } else if (a.expect_cold || a.consume || a.multikernel) {
         ConsumeKind kind = a.expect_cold ? ConsumeKind::Cold
                            : a.multikernel ? ConsumeKind::Multikernel : ConsumeKind::Kho;
         consume(g_boot, o, kind, &rt, &g_consumed);

@@ -181,6 +181,10 @@ void parse_options(const char* cmdline, Options* o) {
                      parse_u64(v + colon + 1, vn - colon - 1, &want_crc) && want_crc <= 0xffffffffu;
                 o->initrd_crc = uint32_t(want_crc);
                 o->has_initrd = ok;
+            } else if (starts_with(w, n, "tk.foreign=")) {
+                key = 14;
+                ok = ok && vn == 1 && (v[0] == '0' || v[0] == '1');
+                o->foreign = ok && v[0] == '1';
             } else {
                 ok = false;
             }
@@ -190,6 +194,11 @@ void parse_options(const char* cmdline, Options* o) {
         if (!ok && !o->error[0]) copy(o->error, sizeof(o->error), w, n);
     }
     o->sum_computed = crc;
+    // A producer builds on its own manifest of the state it consumed; a
+    // foreign state has none, so producing after one cannot be checked.
+    for (size_t i = 0; o->foreign && i < o->hop_count; ++i)
+        if ((o->hops[i].produce || o->hops[i].multikernel) && !o->error[0])
+            copy(o->error, sizeof(o->error), "tk.foreign=1 (only c and n hops)", 32);
 }
 
 }  // namespace tk

@@ -40,6 +40,7 @@ struct Options {
     bool has_initrd;          // tk.initrd=SIZE:CRC was given
     uint64_t initrd_size;     // bytes the configured initrd has
     uint32_t initrd_crc;      // its CRC-32
+    bool foreign;             // tk.foreign=1: 'c' hops check a state another kernel produced
     bool has_sum;             // tk.sum was given
     uint32_t sum;             // tk.sum value
     uint32_t sum_computed;    // CRC-32 of the other tk.* words joined by ' '

@@ -44,7 +44,6 @@ from lib.bootchain import (EXIT_PASS, Count, Custom, Entry, InOrder, NoLine, Req
                            Scenario, ScenarioError, ScenarioSkip)
 from lib.tk_cmdline import tk_options  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 TK = "build/x86_64/test_kernel.bzImage"
 TAGS = ("KHOBOOT", "LINUX_INIT", "KHO", "test_kho", "__memblock_reserve", "TEST_KERNEL",
         "BIOS-e820", "WARNING", "BUG", "Kernel panic - not syncing")
@@ -290,6 +289,29 @@ def report_timings(lines: list[str]) -> None:
     return None
 
 
+def check_foreign_counts(lines: list[str]) -> str | None:
+    """test_kernel walked the real radix tree with its own decoder: the
+    blocks and map pages it counted must equal what khotool export decoded
+    in Linux A and what khoboot decoded after the reset (three independent
+    decoders of one state). test_kernel's command line is fixed before
+    Linux A runs, so the comparison is made here, not in the kernel."""
+    boots = _boots(lines)
+    export = _export_line(lines)
+    found = [l for l in boots[1] if l.startswith("KHOBOOT: kho found ")] if len(boots) > 1 else []
+    walked = [l for l in lines if l.startswith("TEST_KERNEL: check map ok ")]
+    if export is None or not found or not walked:
+        return "missing the export line, khoboot's 'kho found' line or test_kernel's map check"
+    tk_blocks, tk_meta = _field(walked[0], "blocks"), _field(walked[0], "metadata-pages")
+    for who, blocks, meta in (("khotool export", _field(export, "blocks"), _field(export, "metadata_pages")),
+                              ("khoboot", _field(found[0], "blocks"), _field(found[0], "metadata"))):
+        if blocks != tk_blocks or meta != tk_meta:
+            return (f"test_kernel walked blocks={tk_blocks} metadata-pages={tk_meta}, "
+                    f"{who} decoded blocks={blocks} metadata={meta}")
+    print(f"  linux-state-into-tk: test_kernel, khoboot and khotool export agree: "
+          f"blocks={tk_blocks} map pages={tk_meta}", flush=True)
+    return None
+
+
 CHAIN_ORDER = [
     r"KHOBOOT: kho none",
     r"KHOBOOT: boot entry=linux mode=cold .*",
@@ -412,14 +434,15 @@ SCENARIOS = [
     ),
     Scenario(
         name="linux-state-into-tk",
-        description="Linux A's real kho-v4 state consumed by test_kernel (foreign-state mode): "
-                    "the real radix tree walked, every block RAM in e820 and clear of the "
-                    "loader's placement",
+        description="Linux A's real kho-v4 state consumed by test_kernel in foreign mode "
+                    "(tk.foreign=1): the real radix tree walked by test_kernel's own decoder, "
+                    "every block RAM in e820 and untouched by the placement, block and map-page "
+                    "counts equal to khotool export's and khoboot's",
         entries=[_linux_entry(f"kho=on {KHO_SCRATCH} khochain.next=tk"),
                  Entry("tk", linux=TK, title="test_kernel",
                        options=tk_options("c", compat="kho-v4", foreign=1))],
         requires=REQUIRES + [Requirement(TK, "test_kernel/build.mk")], tags=TAGS,
-        prepare=lambda ctx: _prepare_foreign_tk(ctx),
+        prepare=lambda ctx: _prepare(ctx),
         runs=[Run(memory=MEMORY, timeout=300, expect_exit=EXIT_PASS, checks=NO_TROUBLE + [
             InOrder([r"LINUX_INIT: khotool export ok compatible=kho-v4 .*",
                      r"LINUX_INIT: boot-next entry=tk option=Boot4B48",
@@ -430,25 +453,21 @@ SCENARIOS = [
                      r"KHOBOOT: boot entry=tk mode=kho .*",
                      r"TEST_KERNEL: check setup-data ok .*",
                      r"TEST_KERNEL: check fdt ok .*",
+                     r"TEST_KERNEL: check scratch-table ok .*",
                      r"TEST_KERNEL: check placement ok .*",
-                     r"TEST_KERNEL: check map ok .*",
+                     r"TEST_KERNEL: check map ok real map decoded radix walked: .*",
                      r"TEST_KERNEL: check preserved-ram ok .*",
+                     r"TEST_KERNEL: info foreign-state checks-run=boot-params,cmdline,descriptor,"
+                     r"setup-data,fdt,scratch-table,placement,map,preserved-ram not-run=.*",
                      r"TEST_KERNEL: result pass"]),
             NoLine(r"KHOBOOT: error .*"),
             NoLine(r"TEST_KERNEL: check \S+ fail.*"),
+            # A foreign state has no manifest or digests: these must not run.
+            NoLine(r"TEST_KERNEL: check (manifest|scratch|contents) .*"),
+            Custom(check_foreign_counts, "test_kernel's walk agrees with khotool export and khoboot"),
         ])],
     ),
 ]
-
-
-def _prepare_foreign_tk(ctx) -> None:
-    # test_kernel's consumer checks its own producer's manifest and contents
-    # and stops before the map walk when they are absent; a Linux state has
-    # neither. The mode this scenario needs is described in
-    # scripts/linux/README.md ("Cross-checks with test_kernel").
-    if "tk.foreign=" not in (ROOT / "test_kernel" / "options.cpp").read_text(errors="replace"):
-        raise ScenarioSkip("test_kernel has no foreign-state consumer mode (tk.foreign=1) yet")
-    _prepare(ctx)
 
 
 def _tk_blocks_reserved(lines: list[str]) -> str | None:
