@@ -10,6 +10,10 @@
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
+# Build on every core unless the caller chose (CI machines have two).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc)
+endif
 BUILD := build
 HOST := $(BUILD)/host
 ASAN := $(BUILD)/asan
