@@ -94,13 +94,12 @@ void log_init() { find_consoles(); }
 
 void log_boot_services_gone() { g_boot_services = false; }
 
-void logf(const char* fmt, ...) {
+namespace {
+
+void vlog(bool console, const char* fmt, va_list ap) {
     char line[640];
     size_t n = kho::format(line, sizeof(line), "KHOBOOT: ");
-    va_list ap;
-    va_start(ap, fmt);
     n += kho::format_v(line + n, sizeof(line) - n, fmt, ap);
-    va_end(ap);
     if (n > sizeof(line) - 2) n = sizeof(line) - 2;
     // A protocol line is one line: fold embedded newlines.
     for (size_t i = 0; i < n; i++)
@@ -111,7 +110,23 @@ void logf(const char* fmt, ...) {
         if (line[i] == '\n') serial_put('\r');
         serial_put(line[i]);
     }
-    console_write(line);
+    if (console) console_write(line);
+}
+
+}  // namespace
+
+void logf(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(true, fmt, ap);
+    va_end(ap);
+}
+
+void logf_serial(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(false, fmt, ap);
+    va_end(ap);
 }
 
 uint64_t log_phase(const char* name, uint64_t start) {

@@ -13,6 +13,10 @@ void log_init();                 // after g_st is set
 void log_boot_services_gone();   // after ExitBootServices: serial only
 // One protocol line: "KHOBOOT: " + formatted text + CRLF.
 void logf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+// The same on COM1 only: per-range detail lines that only tests read. The
+// graphics console costs about 1 ms a line under TCG (it scrolls a
+// framebuffer), which 512 lines would add to the boot.
+void logf_serial(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 // "KHOBOOT: phase <name> us=<duration> at_us=<since entry> tsc=<now>";
 // returns now's TSC so the caller can start the next phase from it.
 uint64_t log_phase(const char* name, uint64_t phase_start_tsc);

@@ -25,6 +25,7 @@
 #include "../loader/kho_fdt_reader.h"
 #include "../loader/memory_plan.h"
 #include "../loader/protected_set.h"
+#include "../loader/state_verify.h"
 #include "acpi.h"
 #include "clock.h"
 #include "esp_files.h"
@@ -61,6 +62,7 @@ constexpr size_t kProtectRanges = 1 << 15;
 constexpr size_t kVisitedSlots = 1 << 15;
 constexpr size_t kMaxEntries = 64;
 constexpr size_t kMapSlack = 64;  // descriptors our own allocations may add
+constexpr size_t kReserveLinesMax = 512;
 
 alignas(8) uint8_t g_map_buf[kMapBytes];
 Range g_ram_ranges[1024];
@@ -70,12 +72,19 @@ Range g_scratch_free[512];
 Range g_overlaps[512];
 Range g_scratch_ranges[kho::abi::descriptor::kMaxScratch];
 Range g_work[1 << 13];
-Range g_free[1024], g_fw_ram[1024], g_data_space[1024];
+Range g_free[1024], g_fw_ram[1024];
+// Large enough for free RAM minus a refused state's ranges (a cold boot
+// keeps off them), which splits free RAM once per preserved range.
+Range g_data_space[1 << 13];
 kho::Conflict g_conflicts[8];
 uint64_t g_visited[kVisitedSlots];
 kho::KhoState g_state;
 kho::HandoverDescriptor g_desc;
 alignas(8) uint8_t g_desc_raw[kho::abi::descriptor::kMaxSize];
+// The KhoManifest variable. OVMF's largest variable is 33 KiB
+// (PcdMaxVariableSize 0x8400 in its 4 MiB build); the export tool keeps
+// its manifests under 16 KiB.
+alignas(8) uint8_t g_manifest_var[64 * 1024];
 char g_text[64 * 1024];
 char g_ids[kMaxEntries][64];
 kho::BootEntry g_entry;
@@ -109,8 +118,14 @@ Sets* g_sets;
 struct KhoProgress {
     bool found = false;      // a descriptor or static keys named a state
     bool from_variable = false;
-    bool usable = false;     // validated and protected
+    bool usable = false;     // validated, protected and (kho-verify) intact
     bool multikernel = false;
+    bool manifest_variable = false;  // KhoManifest exists (consumed with the descriptor)
+    // The manifest verify_state() checks: in RAM (descriptor kFlagManifest,
+    // protected with the state) or the KhoManifest variable's bytes.
+    bool manifest_in_ram = false;
+    const void* manifest = nullptr;
+    size_t manifest_len = 0;
 };
 KhoProgress g_kho;
 
@@ -125,6 +140,7 @@ const char* err_kind(Err e) {
     case Err::BadEntry: return "entry";
     case Err::BadImage: return "image";
     case Err::Io: return "io";
+    case Err::Integrity: return "kho-integrity";
     default: return "kho-invalid";
     }
 }
@@ -174,13 +190,21 @@ Status protect_state(const kho::HandoverDescriptor& d) {
     if (!g_kho.multikernel && d.scratch_count == 0)
         return Status::error(Err::BadProperty, "%s state without scratch regions", g_state.compatible);
 
+    // A manifest in RAM is kept like the state it vouches for: the next
+    // boot of a chain, or a debugger after a halt, may need it again.
+    kho::ProtectOptions options;
+    if (d.flags & kho::abi::descriptor::kFlagManifest) {
+        KHO_TRY(kho::check_ram_manifest_range(d.manifest_addr, d.manifest_size));
+        options.manifest_addr = d.manifest_addr;
+        options.manifest_size = d.manifest_size;
+    }
     g_sets->protect.clear();
     memset(g_visited, 0, sizeof(g_visited));
     kho::PageSet visited(g_visited, kVisitedSlots);
     kho::RangeSetSink sink(g_sets->protect, g_sets->protect);
     kho::ProtectStats stats;
-    KHO_TRY(kho::collect_protected(g_sets->mem, g_state, kho::ProtectOptions{}, visited, sink,
-                                   g_sets->protect, &stats));
+    KHO_TRY(kho::collect_protected(g_sets->mem, g_state, options, visited, sink, g_sets->protect,
+                                   &stats));
     g_sets->scratch.clear();
     for (size_t i = 0; i < d.scratch_count; i++)
         KHO_TRY(g_sets->scratch.add(d.scratch[i].addr, d.scratch[i].addr + d.scratch[i].size));
@@ -221,6 +245,13 @@ Status protect_state(const kho::HandoverDescriptor& d) {
                              (unsigned long long)plan.bad_scratch.end);
 
     // Protection: one AllocatePages(AllocateAddress) per coalesced range.
+    // Each range is listed (up to a bound, so a 26000-range state does not
+    // spend its boot on the serial line) for checks that compare it with
+    // what the next kernel reserves.
+    bool list = g_sets->allocate.size() <= kReserveLinesMax;
+    if (!list)
+        logf("reserve range-lines suppressed ranges=%zu max=%zu", g_sets->allocate.size(),
+             kReserveLinesMax);
     for (const Range& r : g_sets->allocate) {
         Status s = allocate_at(r.start, r.end, efi::kLoaderData);
         if (!s) {
@@ -230,6 +261,7 @@ Status protect_state(const kho::HandoverDescriptor& d) {
             return Status::error(Err::Conflict, "0x%llx-0x%llx owner=%s", (unsigned long long)r.start,
                                  (unsigned long long)r.end, owner);
         }
+        if (list) logf_serial("reserve range 0x%llx-0x%llx", (unsigned long long)r.start, (unsigned long long)r.end);
     }
     logf("reserve ok ranges=%zu bytes=%llu", g_sets->allocate.size(),
          (unsigned long long)g_sets->allocate.total_bytes());
@@ -238,9 +270,54 @@ Status protect_state(const kho::HandoverDescriptor& d) {
 
 void try_protect(const kho::HandoverDescriptor& d, uint64_t* phase) {
     Status s = protect_state(d);
-    if (!s) log_error(s);
+    if (!s) {
+        log_error(s);
+        // Whatever was decoded before the error is what a cold boot keeps
+        // off (place()); queries need the set normalized.
+        g_sets->protect.normalize();
+    }
     g_kho.usable = s.is_ok();
+    if (g_kho.usable && (d.flags & kho::abi::descriptor::kFlagManifest)) {
+        g_kho.manifest_in_ram = true;
+        g_kho.manifest = g_sets->mem.view(d.manifest_addr, d.manifest_size);
+        g_kho.manifest_len = d.manifest_size;
+        if (g_kho.manifest_variable)
+            logf("warn KhoManifest variable ignored: the descriptor names a manifest in RAM");
+    }
     *phase = log_phase("kho", *phase);
+}
+
+// kho-verify: the state's bytes against its producer's manifest, after the
+// entry said how much to check and before anything is placed. A mismatch
+// makes the state unusable; boot() then applies kho-on-error.
+void verify(uint64_t* phase) {
+    if (!g_kho.usable) return;
+    if (g_kho.manifest_in_ram && !g_kho.manifest) {
+        // Protection succeeded, so the range is RAM; a view can only fail
+        // if it spans two map entries.
+        log_error(Status::error(Err::Integrity, "manifest 0x%llx+0x%llx is not one RAM range",
+                                (unsigned long long)g_desc.manifest_addr,
+                                (unsigned long long)g_desc.manifest_size));
+        g_kho.usable = false;
+        return;
+    }
+    if (g_kho.manifest)
+        logf("manifest source=%s bytes=%zu", g_kho.manifest_in_ram ? "ram" : "variable",
+             g_kho.manifest_len);
+    uint64_t t0 = rdtsc();
+    kho::StateVerifyResult r;
+    Status s = kho::verify_state(g_sets->mem, g_entry.kho_verify, g_kho.manifest, g_kho.manifest_len,
+                                 g_desc.fdt_addr, &r);
+    uint64_t us = clock_us(rdtsc()) - clock_us(t0);
+    if (!s) {
+        log_error(s);
+        g_kho.usable = false;
+    } else {
+        logf("verify level=%s entries=%llu bytes=%llu us=%llu", kho::verify_level_name(r.level),
+             (unsigned long long)r.stats.entries, (unsigned long long)r.stats.bytes,
+             (unsigned long long)us);
+    }
+    *phase = log_phase("verify", *phase);
 }
 
 // --- configuration -----------------------------------------------------------
@@ -303,9 +380,9 @@ Status read_config() {
     kho::init_boot_entry(&g_entry, ids[index]);
     KHO_TRY(kho::parse_boot_entry(path, g_text, len, &g_entry, &g_warnings));
     KHO_TRY(kho::apply_load_options(g_load_options, &g_entry, &g_warnings));
-    logf("entry id=%s entries=%zu kho=%s kho-on-error=%s timeout=%u", g_entry.id, count,
+    logf("entry id=%s entries=%zu kho=%s kho-on-error=%s kho-verify=%s timeout=%u", g_entry.id, count,
          kho::kho_mode_name(g_entry.kho), kho::kho_on_error_name(g_entry.kho_on_error),
-         g_conf.timeout_seconds);
+         kho::kho_verify_name(g_entry.kho_verify), g_conf.timeout_seconds);
     return Status::ok();
 }
 
@@ -349,8 +426,12 @@ Status build_cmdline(bool handover, const kho::BzImage& image, kho::CommandLine&
 }
 
 // Chooses addresses (in scratch for a handover) and allocates them.
+// `avoid_state` (cold boots only): keep off every range of a state that was
+// named but refused, as far as it was decoded, so that falling back to a
+// cold boot writes nothing over it (a later boot or a debugger can still
+// find it as the previous kernel left it).
 Status place(bool handover, const kho::BzImage& image, uint64_t initrd_total, size_t cmdline_len,
-             Loaded* out) {
+             Loaded* out, bool avoid_state = false) {
     // A few tries: the firmware's own pool growth between the map snapshot
     // and AllocatePages() can take a chosen page.
     Status last = Status::ok();
@@ -373,6 +454,9 @@ Status place(bool handover, const kho::BzImage& image, uint64_t initrd_total, si
                                           count_of(g_work), plan));
             image_space = &g_sets->scratch_free;
             KHO_TRY(free_mem.subtract(g_sets->scratch, data_space));
+        } else if (avoid_state) {
+            KHO_TRY(free_mem.subtract(g_sets->protect, data_space));
+            image_space = &data_space;
         } else {
             KHO_TRY(data_space.add_all(free_mem));
             data_space.normalize();
@@ -413,6 +497,17 @@ Status place(bool handover, const kho::BzImage& image, uint64_t initrd_total, si
         return Status::ok();
     }
     return last;
+}
+
+// A cold boot: off the named-but-refused state if it fits there, else
+// anywhere (the state was given up; the kernel must still boot).
+Status place_cold(const kho::BzImage& image, uint64_t initrd_total, size_t cmdline_len, Loaded* out) {
+    if (g_kho.found && g_sets->protect.size()) {
+        Status s = place(false, image, initrd_total, cmdline_len, out, true);
+        if (s) return s;
+        logf("warn cold boot placed over the refused state: %s", s.message());
+    }
+    return place(false, image, initrd_total, cmdline_len, out);
 }
 
 Status load_files(const Loaded& l) {
@@ -486,12 +581,13 @@ void prepare(Loaded& l, bool& handover, kho::CommandLine& cl) {
         log_error(s);
         halt("cmdline");
     }
-    s = place(handover, l.image, initrd_total, cl.length(), &l);
+    s = handover ? place(true, l.image, initrd_total, cl.length(), &l)
+                 : place_cold(l.image, initrd_total, cl.length(), &l);
     if (!s && handover) {
         kho_failed(s, "kho-no-space");
         handover = false;
         s = build_cmdline(false, l.image, cl);
-        if (s) s = place(false, l.image, initrd_total, cl.length(), &l);
+        if (s) s = place_cold(l.image, initrd_total, cl.length(), &l);
     }
     if (!s) {
         log_error(s);
@@ -662,6 +758,13 @@ void write_boot_data(const Loaded& l, bool handover, const kho::CommandLine& cl,
         if (!s) log_error(s);
         else logf("descriptor consumed");
     }
+    // The manifest goes with its descriptor; one without a descriptor is a
+    // producer's leftover that must not vouch for a later state.
+    if (g_kho.manifest_variable) {
+        s = delete_manifest_variable();
+        if (!s) log_error(s);
+        else logf("manifest consumed%s", g_kho.from_variable ? "" : " stale=1");
+    }
     logf("boot entry=%s mode=%s kernel=0x%llx boot_params=0x%llx", g_entry.id,
          handover ? "kho" : "cold", (unsigned long long)l.kernel,
          (unsigned long long)(l.boot_data + l.layout.boot_params));
@@ -705,6 +808,19 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
             try_protect(g_desc, &phase);
         }
     }
+    // Read now, with the descriptor, so that a failure to read it is
+    // reported next to it; checked after the entry says how (kho-verify).
+    size_t mlen = 0;
+    bool mfound = false;
+    Status ms = read_manifest_variable(g_manifest_var, sizeof(g_manifest_var), &mlen, &mfound);
+    g_kho.manifest_variable = mfound;
+    if (mfound && !ms) {
+        log_error(ms);
+        if (g_kho.usable && !(g_desc.flags & kho::abi::descriptor::kFlagManifest)) g_kho.usable = false;
+    } else if (mfound && found && !g_kho.manifest_in_ram) {
+        g_kho.manifest = g_manifest_var;
+        g_kho.manifest_len = mlen;
+    }
 
     // 2. The boot entry.
     s = read_config();
@@ -728,5 +844,8 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
     } else if (!g_kho.found) {
         logf("kho none");
     }
+
+    // 4. kho-verify, before anything is placed or loaded.
+    verify(&phase);
     boot(phase);
 }

@@ -170,6 +170,12 @@ Status apply_entry_key(const Where& at, const char* k, size_t kn, const char* v,
         if (str_eq(v, vn, "cold-boot")) e->kho_on_error = KhoOnError::ColdBoot;
         else if (str_eq(v, vn, "halt")) e->kho_on_error = KhoOnError::Halt;
         else return bad(at, "kho-on-error must be cold-boot or halt, not", v, vn);
+    } else if (str_eq(k, kn, "kho-verify")) {
+        if (str_eq(v, vn, "auto")) e->kho_verify = KhoVerify::Auto;
+        else if (str_eq(v, vn, "off")) e->kho_verify = KhoVerify::Off;
+        else if (str_eq(v, vn, "metadata")) e->kho_verify = KhoVerify::Metadata;
+        else if (str_eq(v, vn, "full")) e->kho_verify = KhoVerify::Full;
+        else return bad(at, "kho-verify must be auto, off, metadata or full, not", v, vn);
     } else if (str_eq(k, kn, "kho-fdt")) {
         uint64_t a;
         if (!parse_number(v, vn, &a) || a == 0 || (a & 0xfff))
@@ -249,6 +255,16 @@ const char* kho_on_error_name(KhoOnError p) {
     return p == KhoOnError::Halt ? "halt" : "cold-boot";
 }
 
+const char* kho_verify_name(KhoVerify v) {
+    switch (v) {
+    case KhoVerify::Auto: return "auto";
+    case KhoVerify::Off: return "off";
+    case KhoVerify::Metadata: return "metadata";
+    case KhoVerify::Full: return "full";
+    }
+    return "?";
+}
+
 void init_boot_entry(BootEntry* entry, const char* id) {
     memset(entry, 0, sizeof(*entry));
     size_t n = strlen(id);
@@ -256,6 +272,7 @@ void init_boot_entry(BootEntry* entry, const char* id) {
     memcpy(entry->id, id, n);
     entry->kho = KhoMode::Auto;
     entry->kho_on_error = KhoOnError::ColdBoot;
+    entry->kho_verify = KhoVerify::Auto;
 }
 
 Status parse_loader_conf(const char* file, const char* text, size_t len, LoaderConf* out,

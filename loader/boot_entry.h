@@ -18,9 +18,15 @@ enum class KhoMode : uint8_t {
     Required,  // never boot without a valid handover
 };
 enum class KhoOnError : uint8_t { ColdBoot, Halt };
+// `kho-verify`: how much of the producer's integrity manifest to check
+// before a handover (loader/state_verify.h). Auto checks the metadata
+// entries when the state has a manifest and nothing when it has none; an
+// explicit metadata or full refuses a state without a manifest.
+enum class KhoVerify : uint8_t { Auto, Off, Metadata, Full };
 
 const char* kho_mode_name(KhoMode m);
 const char* kho_on_error_name(KhoOnError p);
+const char* kho_verify_name(KhoVerify v);
 
 struct BootEntry {
     static constexpr size_t kIdSize = 64;
@@ -38,6 +44,7 @@ struct BootEntry {
     char options[kOptionsSize];
     KhoMode kho;
     KhoOnError kho_on_error;
+    KhoVerify kho_verify;
     // Static setup (kho-fdt / kho-scratch): the state's root FDT and scratch
     // regions, when no handover descriptor variable is used.
     uint64_t kho_fdt;

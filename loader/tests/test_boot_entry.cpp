@@ -49,7 +49,46 @@ TEST(BootEntry, ParsesBlsKeys) {
     EXPECT_STREQ(e.options, "root=/dev/sda1 ro quiet");
     EXPECT_EQ(e.kho, KhoMode::Auto);
     EXPECT_EQ(e.kho_on_error, KhoOnError::ColdBoot);
+    EXPECT_EQ(e.kho_verify, kho::KhoVerify::Auto);
     EXPECT_TRUE(w.lines.empty());
+}
+
+TEST(BootEntry, KhoVerifyLevels) {
+    const std::pair<const char*, kho::KhoVerify> cases[] = {
+        {"auto", kho::KhoVerify::Auto},
+        {"off", kho::KhoVerify::Off},
+        {"metadata", kho::KhoVerify::Metadata},
+        {"full", kho::KhoVerify::Full},
+    };
+    for (const auto& [word, level] : cases) {
+        BootEntry e;
+        ASSERT_TRUE(parse_entry(std::string("linux /k\nkho-verify ") + word + "\n", &e)) << word;
+        EXPECT_EQ(e.kho_verify, level) << word;
+        EXPECT_STREQ(kho::kho_verify_name(level), word);
+    }
+    // The last line wins, as for every scalar key.
+    BootEntry e;
+    ASSERT_TRUE(parse_entry("linux /k\nkho-verify full\nkho-verify off\n", &e));
+    EXPECT_EQ(e.kho_verify, kho::KhoVerify::Off);
+}
+
+TEST(LoadOptions, KhoVerifyOverride) {
+    kho::LoadOptions o;
+    std::string t = "tk kho-verify=full";
+    ASSERT_TRUE(kho::parse_load_options(t.data(), t.size(), &o));
+    BootEntry e;
+    ASSERT_TRUE(parse_entry("linux /k\nkho-verify off\n", &e));
+    ASSERT_TRUE(kho::apply_load_options(o, &e, nullptr));
+    EXPECT_EQ(e.kho_verify, kho::KhoVerify::Full);
+    t = "kho-verify=paranoid";
+    ASSERT_TRUE(kho::parse_load_options(t.data(), t.size(), &o));
+    kho::Status s = kho::apply_load_options(o, &e, nullptr);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.code(), Err::BadEntry);
+    EXPECT_NE(std::string(s.message()).find("load-options:1: kho-verify must be auto, off, metadata or "
+                                            "full, not 'paranoid'"),
+              std::string::npos)
+        << s.message();
 }
 
 TEST(BootEntry, ParsesKhoKeys) {
@@ -98,6 +137,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadEntry{"title x\n", "entries/a.conf: no 'linux' line"},
         BadEntry{"linux /k\nkho maybe\n", "entries/a.conf:2: kho must be auto, off or required, not 'maybe'"},
         BadEntry{"linux /k\n\nkho-on-error reboot\n", "entries/a.conf:3: kho-on-error must be"},
+        BadEntry{"linux /k\nkho-verify yes\n", "entries/a.conf:2: kho-verify must be auto, off, metadata or full, not 'yes'"},
+        BadEntry{"linux /k\nkho-verify Full\n", "kho-verify must be"},
         BadEntry{"linux /k\nkho-fdt 0x1001\n", "entries/a.conf:2: kho-fdt wants a page-aligned"},
         BadEntry{"linux /k\nkho-fdt banana\n", "kho-fdt wants a page-aligned address, got 'banana'"},
         BadEntry{"linux /k\nkho-fdt 0x99999999999999999999\n", "kho-fdt wants"},
