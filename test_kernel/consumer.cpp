@@ -1,11 +1,10 @@
 #include "consumer.h"
 
-#include "consumer_checks.h"
-
 #include "../abi/kho_fdt.h"
 #include "../abi/multikernel.h"
 #include "../loader/crc32.h"
 #include "../loader/format.h"
+#include "consumer_checks.h"
 #include "fdt_view.h"
 #include "kho_map_reader.h"
 #include "paging.h"
@@ -22,6 +21,7 @@ namespace mf = manifest;
 namespace {
 
 using namespace checks;
+
 constexpr size_t kMaxEntries = 1 << 20;
 constexpr size_t kMaxMetadata = 1 << 16;
 
@@ -29,7 +29,6 @@ uint64_t g_seen[kMaxEntries / 64];
 PageHashSet g_visited;
 PageHashSet g_meta_seen;
 uint64_t g_metadata[kMaxMetadata];
-
 
 const char* format_name(uint32_t f) {
     switch (f) {

@@ -1,6 +1,7 @@
 #include "consumer_checks.h"
 
 #include "../loader/crc32.h"
+#include "../loader/format.h"
 #include "paging.h"
 #include "report.h"
 #include "serial.h"
@@ -147,10 +148,11 @@ bool check_fdt(Ctx& c, const char* expect, uint64_t* map) {
     bool opened = c.fdt.total_size() != 0 && (!why || streq(why, "root compatible differs"));
     if (opened && c.fdt.prop(FdtView::kRoot, "compatible", &v, &len) && len && !v[len - 1])
         got = reinterpret_cast<const char*>(v);
-    return check("fdt", !why, "%s addr=0x%lx size=%lu totalsize=%u compatible=%s expected=%s%s%lx",
+    char map_text[32] = "";
+    if (map) kho::format(map_text, sizeof(map_text), " map=0x%lx", (unsigned long)*map);
+    return check("fdt", !why, "%s addr=0x%lx size=%lu totalsize=%u compatible=%s expected=%s%s",
                  why ? why : "valid", (unsigned long)kd.fdt_addr, (unsigned long)kd.fdt_size,
-                 why ? 0 : c.fdt.total_size(), got, expect, map ? " map=0x" : "",
-                 (unsigned long)(map ? *map : 0));
+                 why ? 0 : c.fdt.total_size(), got, expect, map_text);
 }
 
 // ---------------------------------------------------------------- scratch
