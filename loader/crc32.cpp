@@ -43,4 +43,12 @@ uint32_t crc32(const void* data, size_t len, uint32_t crc) {
     return ~crc;
 }
 
+uint32_t crc32_self_checked(const void* record, size_t len, size_t field_offset) {
+    const uint8_t* b = static_cast<const uint8_t*>(record);
+    const uint32_t zero = 0;
+    uint32_t crc = crc32(b, field_offset);
+    crc = crc32(&zero, sizeof(zero), crc);
+    return crc32(b + field_offset + 4, len - field_offset - 4, crc);
+}
+
 }  // namespace kho

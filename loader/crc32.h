@@ -9,4 +9,8 @@ namespace kho {
 
 uint32_t crc32(const void* data, size_t len, uint32_t crc = 0);
 
+// CRC-32 of a record that stores its own checksum: the 4-byte field at
+// `field_offset` is taken as zero (khoboot's descriptor and manifest).
+uint32_t crc32_self_checked(const void* record, size_t len, size_t field_offset);
+
 }  // namespace kho

@@ -8,12 +8,7 @@ namespace {
 namespace d = abi::descriptor;
 
 uint32_t checksum_of(const uint8_t* bytes, size_t len) {
-    // CRC over the record with the checksum field itself taken as zero.
-    constexpr size_t at = __builtin_offsetof(d::Header, checksum);
-    const uint32_t zero = 0;
-    uint32_t crc = crc32(bytes, at);
-    crc = crc32(&zero, sizeof(zero), crc);
-    return crc32(bytes + at + 4, len - at - 4, crc);
+    return crc32_self_checked(bytes, len, __builtin_offsetof(d::Header, checksum));
 }
 
 // Linux itself emits zero-size entries (kho_scratch= allows a zero lowmem,

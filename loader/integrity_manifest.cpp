@@ -8,11 +8,7 @@ namespace {
 namespace m = abi::manifest;
 
 uint32_t checksum_of(const uint8_t* bytes, size_t len) {
-    constexpr size_t at = __builtin_offsetof(m::Header, checksum);
-    const uint32_t zero = 0;
-    uint32_t crc = crc32(bytes, at);
-    crc = crc32(&zero, sizeof(zero), crc);
-    return crc32(bytes + at + 4, len - at - 4, crc);
+    return crc32_self_checked(bytes, len, __builtin_offsetof(m::Header, checksum));
 }
 
 // CRC of RAM in page-sized views: a range may straddle two RAM regions.
