@@ -164,6 +164,12 @@ public:
 WarningLog g_warnings;
 
 // --- KHO: validate the state and protect it -------------------------------
+size_t g_conflicts_shown;  // entries of g_conflicts the last plan filled
+
+const char* conflict_owner(const kho::Conflict& c) {
+    return c.owner == kho::Conflict::kNotInMap ? "not-in-map" : efi::memory_type_name(c.owner);
+}
+
 Status protect_state(const kho::HandoverDescriptor& d) {
     MemoryMapSnapshot map;
     KHO_TRY(get_memory_map(g_map_buf, sizeof(g_map_buf), &map));
@@ -220,20 +226,18 @@ Status protect_state(const kho::HandoverDescriptor& d) {
     KHO_TRY(kho::make_memory_plan(map.view, g_sets->protect, g_sets->scratch, g_work, count_of(g_work),
                                   plan));
     if (plan.conflict_count) {
-        size_t shown = plan.conflict_count < plan.conflict_capacity ? plan.conflict_count
-                                                                    : plan.conflict_capacity;
-        for (size_t i = 1; i < shown; i++)
-            logf("error kho-conflict 0x%llx-0x%llx owner=%s",
-                 (unsigned long long)g_conflicts[i].range.start,
-                 (unsigned long long)g_conflicts[i].range.end,
-                 g_conflicts[i].owner == kho::Conflict::kNotInMap
-                     ? "not-in-map"
-                     : efi::memory_type_name(g_conflicts[i].owner));
+        // One error line for the state (the first conflict and how many
+        // there are); try_protect() lists the others as detail lines after
+        // it, so a test or an operator reads one verdict and every range.
+        g_conflicts_shown = plan.conflict_count < plan.conflict_capacity ? plan.conflict_count
+                                                                         : plan.conflict_capacity;
         const kho::Conflict& c = g_conflicts[0];
-        return Status::error(Err::Conflict, "0x%llx-0x%llx owner=%s",
+        if (plan.conflict_count == 1)
+            return Status::error(Err::Conflict, "0x%llx-0x%llx owner=%s", (unsigned long long)c.range.start,
+                                 (unsigned long long)c.range.end, conflict_owner(c));
+        return Status::error(Err::Conflict, "0x%llx-0x%llx owner=%s conflicts=%zu",
                              (unsigned long long)c.range.start, (unsigned long long)c.range.end,
-                             c.owner == kho::Conflict::kNotInMap ? "not-in-map"
-                                                                 : efi::memory_type_name(c.owner));
+                             conflict_owner(c), plan.conflict_count);
     }
     if (g_sets->overlaps.size())
         return Status::error(Err::Overlap, "preserved 0x%llx-0x%llx lies inside scratch",
@@ -269,9 +273,13 @@ Status protect_state(const kho::HandoverDescriptor& d) {
 }
 
 void try_protect(const kho::HandoverDescriptor& d, uint64_t* phase) {
+    g_conflicts_shown = 0;
     Status s = protect_state(d);
     if (!s) {
         log_error(s);
+        for (size_t i = 1; i < g_conflicts_shown; i++)
+            logf("conflict 0x%llx-0x%llx owner=%s", (unsigned long long)g_conflicts[i].range.start,
+                 (unsigned long long)g_conflicts[i].range.end, conflict_owner(g_conflicts[i]));
         // Whatever was decoded before the error is what a cold boot keeps
         // off (place()); queries need the set normalized.
         g_sets->protect.normalize();

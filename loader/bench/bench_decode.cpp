@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "abi/kho_radix.h"
+#include "bench_verify.h"
 #include "loader/kho_radix_map.h"
 #include "loader/page_set.h"
 #include "loader/phys_mem.h"
@@ -201,5 +202,6 @@ int main() {
     ok &= run_case("radix-sparse-1M", 1u << 20, 2, 5);
     ok &= run_case("radix-dense-16M", 1u << 24, 1, 3);
     ok &= run_case("radix-sparse-16M", 1u << 24, 2, 3);
+    ok &= run_verify_benchmarks();
     return ok ? 0 : 1;
 }
