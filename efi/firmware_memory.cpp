@@ -25,6 +25,26 @@ Status get_memory_map(void* buffer, size_t capacity, MemoryMapSnapshot* out) {
     return Status::ok();
 }
 
+Status memory_map_size(size_t* count, size_t* descriptor_size) {
+    UINTN size = 0, key = 0, dsize = 0;
+    UINT32 version = 0;
+    EFI_STATUS s = g_bs->GetMemoryMap(&size, nullptr, &key, &dsize, &version);
+    if (s != EFI_BUFFER_TOO_SMALL || dsize == 0)
+        return Status::error(Err::Io, "GetMemoryMap(size query): status 0x%llx",
+                             (unsigned long long)s);
+    *count = size / dsize;
+    *descriptor_size = dsize;
+    return Status::ok();
+}
+
+Status allocate_pool(size_t bytes, void** out) {
+    EFI_STATUS s = g_bs->AllocatePool(EfiLoaderData, bytes, out);
+    if (EFI_ERROR(s))
+        return Status::error(Err::NoSpace, "AllocatePool(%zu bytes): status 0x%llx", bytes,
+                             (unsigned long long)s);
+    return Status::ok();
+}
+
 Status EfiPhysMem::load(const kho::FirmwareMemoryMap& map) {
     ram_.clear();
     for (size_t i = 0; i < map.count; i++) {

@@ -22,6 +22,14 @@ struct MemoryMapSnapshot {
 // GetMemoryMap() into `buffer` (no allocation).
 kho::Status get_memory_map(void* buffer, size_t capacity, MemoryMapSnapshot* out);
 
+// The number of descriptors the firmware's map holds right now and their
+// size (a GetMemoryMap() call with no buffer), for sizing storage.
+kho::Status memory_map_size(size_t* count, size_t* descriptor_size);
+
+// AllocatePool(EfiLoaderData). Only for use once a state is protected (or
+// when there is none): before that, pool memory could land on it.
+kho::Status allocate_pool(size_t bytes, void** out);
+
 // Identity-mapped RAM as the memory map lists it (types Linux calls RAM).
 class EfiPhysMem : public kho::PhysMem {
 public:

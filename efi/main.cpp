@@ -67,7 +67,7 @@ constexpr size_t kReserveLinesMax = 512;
 alignas(8) uint8_t g_map_buf[kMapBytes];
 Range g_ram_ranges[1024];
 Range g_protect[kProtectRanges];
-Range g_allocate[1 << 13];
+Range g_allocate[kProtectRanges];
 Range g_scratch_free[512];
 Range g_overlaps[512];
 Range g_scratch_ranges[kho::abi::descriptor::kMaxScratch];
@@ -299,7 +299,8 @@ void try_protect(const kho::HandoverDescriptor& d, uint64_t* phase) {
 // entry said how much to check and before anything is placed. A mismatch
 // makes the state unusable; boot() then applies kho-on-error.
 void verify(uint64_t* phase) {
-    if (!g_kho.usable) return;
+    // kho=off boots cold whatever the state holds: nothing to vouch for.
+    if (!g_kho.usable || g_entry.kho == kho::KhoMode::Off) return;
     if (g_kho.manifest_in_ram && !g_kho.manifest) {
         // Protection succeeded, so the range is RAM; a view can only fail
         // if it spans two map entries.
@@ -395,6 +396,51 @@ Status read_config() {
 }
 
 // --- kernel, initrd, boot data -------------------------------------------------
+// Storage whose size follows the firmware's memory map: the map itself,
+// the range sets placement derives from it, and the e820 table built from
+// the final map. The arena covers ordinary maps. A protected state of
+// thousands of ranges splits free memory into as many descriptors; the
+// state being protected by then, pool memory cannot land on it, so the
+// buffers come from the pool, sized from the firmware's own count.
+struct MapStorage {
+    uint8_t* map;
+    size_t map_bytes;
+    Range* fw_ram;
+    Range* free_mem;
+    Range* data_space;
+    size_t ranges;  // capacity of each of the three sets above
+    Range* work;
+    size_t work_ranges;
+    x86::E820Entry* e820;
+    size_t e820_capacity;
+};
+
+// `may_use_pool`: false while a refused state's ranges are still to be kept
+// clear (the pool could land on them); the arena must do then.
+Status map_storage(bool may_use_pool, MapStorage* out) {
+    size_t count = 0, dsize = 0;
+    KHO_TRY(memory_map_size(&count, &dsize));
+    // Room for the splits our own allocations cause before the final map.
+    const size_t want = 2 * count + 2 * kMapSlack;
+    *out = MapStorage{g_map_buf, sizeof(g_map_buf), g_fw_ram, g_free, g_data_space,
+                      count_of(g_free), g_work, count_of(g_work), g_e820,
+                      sizeof(g_e820) / sizeof(g_e820[0])};
+    if (want * dsize <= out->map_bytes && want <= out->ranges && 2 * want <= out->work_ranges &&
+        want <= out->e820_capacity)
+        return Status::ok();
+    if (!may_use_pool)
+        return Status::error(Err::Capacity, "memory map of %zu descriptors exceeds the arena",
+                             count);
+    void* p = nullptr;
+    const size_t bytes = want * dsize + (5 * want) * sizeof(Range) + want * sizeof(x86::E820Entry);
+    KHO_TRY(allocate_pool(bytes, &p));
+    auto* r = reinterpret_cast<Range*>(static_cast<uint8_t*>(p) + want * dsize);
+    *out = MapStorage{static_cast<uint8_t*>(p), want * dsize, r, r + want, r + 2 * want, want,
+                      r + 3 * want, 2 * want, reinterpret_cast<x86::E820Entry*>(r + 5 * want), want};
+    logf("storage pool descriptors=%zu bytes=%zu", count, bytes);
+    return Status::ok();
+}
+
 struct Loaded {
     kho::BzImage image;
     uint64_t kernel = 0;
@@ -402,6 +448,7 @@ struct Loaded {
     uint64_t boot_data = 0;
     kho::BootDataLayout layout{};
     size_t scratch_count = 0;
+    MapStorage storage{};
 };
 
 uint64_t page_up(uint64_t v) { return (v + 4095) & ~4095ull; }
@@ -443,12 +490,14 @@ Status place(bool handover, const kho::BzImage& image, uint64_t initrd_total, si
     // A few tries: the firmware's own pool growth between the map snapshot
     // and AllocatePages() can take a chosen page.
     Status last = Status::ok();
+    MapStorage& st = out->storage;
+    KHO_TRY(map_storage(!avoid_state, &st));
     for (int attempt = 0; attempt < 3; attempt++) {
         MemoryMapSnapshot map;
-        KHO_TRY(get_memory_map(g_map_buf, sizeof(g_map_buf), &map));
-        RangeSet fw_ram(g_fw_ram, count_of(g_fw_ram)), free_mem(g_free, count_of(g_free));
+        KHO_TRY(get_memory_map(st.map, st.map_bytes, &map));
+        RangeSet fw_ram(st.fw_ram, st.ranges), free_mem(st.free_mem, st.ranges);
         KHO_TRY(kho::firmware_ram(map.view, fw_ram, free_mem));
-        RangeSet data_space(g_data_space, count_of(g_data_space));
+        RangeSet data_space(st.data_space, st.ranges);
         const RangeSet* image_space = &free_mem;
         if (handover && g_kho.multikernel) {
             // multikernel-v1 has no scratch: free RAM, which no longer
@@ -458,8 +507,8 @@ Status place(bool handover, const kho::BzImage& image, uint64_t initrd_total, si
         } else if (handover) {
             kho::MemoryPlan plan{&g_sets->allocate, &g_sets->scratch_free, &g_sets->overlaps, g_conflicts,
                                  sizeof(g_conflicts) / sizeof(g_conflicts[0])};
-            KHO_TRY(kho::make_memory_plan(map.view, g_sets->protect, g_sets->scratch, g_work,
-                                          count_of(g_work), plan));
+            KHO_TRY(kho::make_memory_plan(map.view, g_sets->protect, g_sets->scratch, st.work,
+                                          st.work_ranges, plan));
             image_space = &g_sets->scratch_free;
             KHO_TRY(free_mem.subtract(g_sets->scratch, data_space));
         } else if (avoid_state) {
@@ -721,7 +770,7 @@ void write_boot_data(const Loaded& l, bool handover, const kho::CommandLine& cl,
     size_t e820_count = 0;
     Status s = kho::set_memory_info(bp, final_map.view, l.boot_data + l.layout.efi_memmap,
                                     final_map.descriptor_version, reinterpret_cast<uintptr_t>(g_st),
-                                    g_e820, sizeof(g_e820) / sizeof(g_e820[0]), ext, chain,
+                                    l.storage.e820, l.storage.e820_capacity, ext, chain,
                                     &e820_count);
     if (!s) {
         log_error(s);
