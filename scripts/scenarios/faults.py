@@ -927,4 +927,52 @@ COST = integrity_scenario(
     args=["--format", "kho-v4", "--blocks", "260", "--orders", "10-10", "--cluster", "0", "--by-order",
           "--seed", "67"], default=False, timeout=180)
 
-SCENARIOS = FAULTS + [WIPED] + INTEGRITY + [COST]
+
+# --- the real thing: Linux 7.2's own state and khotool export's manifest ------------
+# The chain of linux-kho-chain (scripts/linux/README.md), with kho-verify=full:
+# every radix page, the FDT, each sub-blob and every preserved block Linux A
+# exported is checked against KhoManifest after OVMF ran, before Linux B gets it.
+LINUX_TAGS = ("KHOBOOT", "LINUX_INIT", "KHO", "test_kho", "WARNING", "BUG", "Kernel panic - not syncing")
+LINUX_REQUIRES = [Requirement("build/x86_64/khoboot.efi", "efi/build.mk"),
+                  Requirement("build/host/khotool-static", "scripts/linux/build.mk"),
+                  Requirement("build/host/linux-chain-init", "scripts/linux/build.mk")]
+
+
+def linux_prepare(ctx):
+    """The KHO kernel (scripts/build-linux-kho: cached after the first build)
+    and the chain initramfs (its init exports the state and resets warm)."""
+    proc = ctx.run(["scripts/build-linux-kho"], timeout=3 * 3600)
+    bzimage = proc.stdout.strip().splitlines()[-1]
+    initrd = ctx.workdir / "chain-initramfs.cpio.gz"
+    ctx.run(["scripts/linux/build-chain-initramfs", "--out", initrd])
+    e = ctx.scenario.entries[0]
+    e.linux, e.initrd = bzimage, [str(initrd)]
+
+
+LINUX_FULL = Scenario(
+    name="integrity-linux-full",
+    description="real KHO Linux 7.2 -> khotool export (descriptor + KhoManifest) -> warm reset -> "
+                "OVMF -> khoboot with kho-verify=full: every exported range verifies, Linux B "
+                "restores test_kho's state",
+    requires=LINUX_REQUIRES, tags=LINUX_TAGS, prepare=linux_prepare,
+    entries=[Entry("linux", linux="(set by prepare)", title="KHO Linux 7.2",
+                   options="console=ttyS0,115200 panic=-1 reboot=warm kho=on kho_scratch=128M,64M,64M",
+                   keys={"kho-verify": "full"})],
+    runs=[Run(memory="3G", timeout=300, expect_exit=0, checks=[
+        NoLine(r"KHOBOOT: error .*"), NoLine(r"WARNING: .*"), NoLine(r"BUG: .*"),
+        NoLine(r"Kernel panic - not syncing: .*"), NoLine(r"LINUX_INIT: fail .*"),
+        InOrder([r"LINUX_INIT: khotool export ok compatible=kho-v4 .*manifest=full .*",
+                 r"LINUX_INIT: reboot warm .*",
+                 r"KHOBOOT: kho found compatible=kho-v4 .*",
+                 r"KHOBOOT: entry id=linux .* kho-verify=full .*",
+                 r"KHOBOOT: manifest source=variable bytes=\d+",
+                 r"KHOBOOT: verify level=full entries=\d+ bytes=\d+ us=\d+",
+                 r"KHOBOOT: policy handover found=1 usable=1",
+                 r"KHOBOOT: manifest consumed",
+                 r"KHO: found kexec handover data\.",
+                 r"test_kho: KHO restore succeeded"]),
+        Custom(report_verify_cost, "verify cost"),
+    ])],
+)
+
+SCENARIOS = FAULTS + [WIPED] + INTEGRITY + [COST, LINUX_FULL]
