@@ -42,6 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib.bootchain import (EXIT_PASS, Count, Custom, Entry, InOrder, NoLine, Requirement, Run,  # noqa: E402
                            Scenario, ScenarioError, ScenarioSkip)
+from lib.ranges import coalesce, uncovered  # noqa: E402
 from lib.tk_cmdline import tk_options  # noqa: E402
 
 TK = "build/x86_64/test_kernel.bzImage"
@@ -147,21 +148,6 @@ def _linux_reserved(lines: list[str]) -> list[tuple[int, int]]:
     return out
 
 
-def _coalesce(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[list[int]] = []
-    for s, e in sorted(ranges):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
-
-
-def _uncovered(blocks, ranges) -> list[tuple[int, int]]:
-    cover = _coalesce(ranges)
-    return [(s, e) for s, e in blocks if not any(a <= s and e <= b for a, b in cover)]
-
-
 def _export_line(lines) -> str | None:
     found = [l for l in lines if l.startswith("LINUX_INIT: khotool export ok ")]
     return found[0] if found else None
@@ -185,13 +171,13 @@ def check_reserved_blocks_protected(lines: list[str]) -> str | None:
         return f"Linux B reserved {len(blocks)} KHO blocks, khotool export decoded {want}"
     # What khotool export said must be kept covers every block...
     protect = _ranges(boots[0], r"LINUX_INIT: khotool protect (0x[0-9a-f]+)-(0x[0-9a-f]+)")
-    miss = _uncovered(blocks, protect)
+    miss = uncovered(blocks, protect)
     if miss:
         return f"Linux B reserved 0x{miss[0][0]:x}-0x{miss[0][1]:x}, not in khotool export's protect list"
     # ...and khoboot protected every block.
     reserved = _ranges(second, r"KHOBOOT: reserve range (0x[0-9a-f]+)-(0x[0-9a-f]+)")
     if reserved:
-        miss = _uncovered(blocks, reserved)
+        miss = uncovered(blocks, reserved)
         if miss:
             return (f"Linux B reserved 0x{miss[0][0]:x}-0x{miss[0][1]:x}, which khoboot did not "
                     f"protect ({len(miss)} such blocks)")
@@ -222,7 +208,7 @@ def check_blocks_ram_and_clear(lines: list[str]) -> str | None:
     if len(boots) < 2:
         return "no second boot"
     second = boots[1]
-    ram = _coalesce([(s, e + 1) for s, e in _ranges(
+    ram = coalesce([(s, e + 1) for s, e in _ranges(
         second, r"BIOS-e820: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]\s+System RAM")])
     if not ram:
         return "Linux B printed no System RAM e820 entry"
@@ -237,7 +223,7 @@ def check_blocks_ram_and_clear(lines: list[str]) -> str | None:
     if len(placed) < 2:
         return "khoboot's placement lines (kernel, boot-data) are missing"
     for s, e in _linux_reserved(second):
-        if _uncovered([(s, e)], ram):
+        if uncovered([(s, e)], ram):
             return f"reserved block 0x{s:x}-0x{e:x} is not System RAM in Linux B's e820"
         for what, a, n in placed:
             if s < a + n and a < e:
@@ -482,7 +468,7 @@ def _tk_blocks_reserved(lines: list[str]) -> str | None:
         return f"Linux reserved {len(blocks)} KHO blocks, khoboot decoded {_field(found[0], 'blocks')}"
     reserved = _ranges(boots[2], r"KHOBOOT: reserve range (0x[0-9a-f]+)-(0x[0-9a-f]+)")
     if reserved:
-        miss = _uncovered(blocks, reserved)
+        miss = uncovered(blocks, reserved)
         if miss:
             return f"Linux reserved 0x{miss[0][0]:x}-0x{miss[0][1]:x}, which khoboot did not protect"
     return None
