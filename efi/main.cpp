@@ -841,8 +841,17 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
     g_bs = st->BootServices;
     log_init();
     clock_calibrate();
+    // Where the firmware loaded us: symbols of khoboot.so are this base plus
+    // their ELF address (gnu-efi links at 0), for gdb and for scenarios that
+    // stop the machine at khoboot_enter_linux64.
+    EFI_GUID li_guid = LOADED_IMAGE_PROTOCOL;
+    EFI_LOADED_IMAGE* li = nullptr;
+    if (EFI_ERROR(g_bs->HandleProtocol(image, &li_guid, reinterpret_cast<void**>(&li)))) li = nullptr;
     logf("start version=%s tsc=%llu tsc_khz=%llu clock=%s", KHOBOOT_VERSION,
          (unsigned long long)clock_entry_tsc(), (unsigned long long)clock_tsc_khz(), clock_source());
+    if (li)
+        logf("image base=0x%llx size=%llu", (unsigned long long)reinterpret_cast<uintptr_t>(li->ImageBase),
+             (unsigned long long)li->ImageSize);
     uint64_t phase = clock_entry_tsc();
     Sets sets;
     g_sets = &sets;

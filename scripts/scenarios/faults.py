@@ -10,10 +10,15 @@ entry's kho-on-error asks for:
   variable was consumed), and none of khoboot's placements (kernel,
   initrd, boot data) touches a range the state preserves;
 * halt: ``policy halt`` / ``halt reason=...`` and nothing placed or
-  loaded. These runs also dump the preserved ranges through QMP when QEMU
-  starts (paused, blobs in RAM, before the firmware) and after the halt,
-  and require them to be byte-identical: neither khoboot nor the firmware
-  wrote to the state.
+  loaded.
+
+Every fault run also proves that khoboot wrote nothing the state
+preserves: the preserved ranges are saved through QMP when QEMU starts
+(paused with -S: the blobs are in RAM, no firmware has run) and again when
+khoboot is done, at its halt line or, for a boot, at khoboot_enter_linux64
+(a GDB breakpoint set while loader.conf's one-second menu waits); the two
+must be byte-identical outside what khoboot placed itself. A pass also
+shows the firmware left those ranges alone.
 
 States come from ``khotool synth`` and are corrupted here, in the blobs
 QEMU's loader device writes into guest RAM (the FDT, radix pages and
@@ -42,8 +47,8 @@ import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lib.bootchain import (EXIT_FAIL, EXIT_PASS, Blob, Count, Custom, Entry, InOrder, Line,  # noqa: E402
-                           NoLine, Requirement, Run, Scenario, ScenarioError)
+from lib.bootchain import (EXIT_FAIL, EXIT_PASS, Blob, Count, Custom, Entry, EspFile, InOrder,  # noqa: E402
+                           Line, NoLine, Requirement, Run, Scenario, ScenarioError)
 from lib import ovmf_vars  # noqa: E402
 from lib.tk_cmdline import make_initrd, tk_options, tk_with  # noqa: E402
 
@@ -340,58 +345,81 @@ class RamWatch:
             files.append(f)
         return files
 
+    def _connect_qmp(self):
+        deadline = time.monotonic() + 30
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(str(self.sock_path))
+                break
+            except OSError:
+                sock.close()
+                if time.monotonic() > deadline:
+                    raise RuntimeError("QMP socket never came up")
+                time.sleep(0.05)
+        while b"\n" not in self.buf:
+            self.buf += sock.recv(65536)   # greeting
+        self.buf = self.buf.split(b"\n", 1)[1]
+        self._qmp(sock, "qmp_capabilities")
+        return sock
+
+    def _lines(self) -> list[str]:
+        serial = self.work / f"run{self.index}-serial.log"
+        text = serial.read_text(errors="replace") if serial.exists() else ""
+        out = []
+        for raw in text.splitlines():
+            i = raw.find("KHOBOOT: ")
+            if i >= 0:
+                out.append(raw[i:].rstrip("\r"))
+        return out
+
+    def _wait_line(self, rx: re.Pattern, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self._lines():
+                if rx.fullmatch(line):
+                    return line
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no line /{rx.pattern}/ within {timeout:.0f} s")
+            time.sleep(0.02)
+
+    def _compare(self, before, after, placed, at: str) -> dict:
+        """Byte comparison of each preserved range, leaving out what khoboot
+        placed there itself (`placed`: [(start, end)])."""
+        changed, total = [], 0
+        for (s, e), b, a in zip(self.ranges, before, after):
+            x, y = b.read_bytes(), a.read_bytes()
+            total += e - s
+            first = None
+            for page in range(0, len(x), PAGE) if x != y else ():
+                if x[page:page + PAGE] == y[page:page + PAGE]:
+                    continue
+                for i in range(page, min(page + PAGE, len(x))):
+                    if x[i] != y[i] and not any(p <= s + i < q for p, q in placed):
+                        first = i
+                        break
+                if first is not None:
+                    break
+            if first is not None:
+                changed.append(f"0x{s + first:x} (in 0x{s:x}-0x{e:x})")
+            b.unlink()
+            a.unlink()
+        if changed:
+            return {"ok": False, "reason": f"preserved bytes changed at {', '.join(changed[:3])}"}
+        return {"ok": True, "ranges": len(self.ranges), "bytes": total, "at": at}
+
     def _main(self) -> None:
         verdict = {"ok": False, "reason": "watcher did not finish"}
         self.buf = b""
         sock = None
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                    sock.connect(str(self.sock_path))
-                    break
-                except OSError:
-                    sock.close()
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("QMP socket never came up")
-                    time.sleep(0.05)
-            while b"\n" not in self.buf:
-                self.buf += sock.recv(65536)   # greeting
-            self.buf = self.buf.split(b"\n", 1)[1]
-            self._qmp(sock, "qmp_capabilities")
+            sock = self._connect_qmp()
             before = self._save(sock, "before")
             self._qmp(sock, "cont")
-            serial = self.work / f"run{self.index}-serial.log"
-            deadline = time.monotonic() + 120
-            seen = None
-            while seen is None:
-                text = serial.read_text(errors="replace") if serial.exists() else ""
-                for raw in text.splitlines():
-                    i = raw.find("KHOBOOT: ")
-                    if i >= 0 and self.until.fullmatch(raw[i:].rstrip("\r")):
-                        seen = raw[i:].rstrip("\r")
-                        break
-                if seen is None:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"no line /{self.until.pattern}/ within 120 s")
-                    time.sleep(0.05)
+            seen = self._wait_line(self.until, 120)
             self._qmp(sock, "stop")
             after = self._save(sock, "after")
-            changed = []
-            total = 0
-            for (s, e), b, a in zip(self.ranges, before, after):
-                x, y = b.read_bytes(), a.read_bytes()
-                total += e - s
-                if x != y:
-                    first = next(i for i in range(len(x)) if x[i] != y[i])
-                    changed.append(f"0x{s + first:x} (in 0x{s:x}-0x{e:x})")
-                b.unlink()
-                a.unlink()
-            if changed:
-                verdict = {"ok": False, "reason": f"preserved bytes changed at {', '.join(changed[:3])}"}
-            else:
-                verdict = {"ok": True, "ranges": len(self.ranges), "bytes": total, "at": seen}
+            verdict = self._compare(before, after, [], seen)
         except Exception as exc:  # reported by the check, never lost
             verdict = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"}
         finally:
@@ -414,6 +442,130 @@ class RamWatch:
                   f"before the firmware and after '{v['at']}'", flush=True)
             return None
         return Custom(fn, "preserved RAM unchanged")
+
+
+class GdbStub:
+    """The few GDB remote-protocol packets (QEMU -gdb) it takes to stop a
+    guest at one address: QEMU stops the VM when a debugger connects; then
+    a breakpoint, continue, wait for the stop, remove it and detach (which
+    resumes the VM)."""
+
+    def __init__(self, path: Path, timeout: float = 10):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(str(path))
+        self.buf = b""
+
+    def send(self, data: str) -> None:
+        self.sock.sendall(f"${data}#{sum(data.encode()) & 0xFF:02x}".encode())
+
+    def packet(self, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            i = self.buf.find(b"$")
+            j = self.buf.find(b"#", i + 1) if i >= 0 else -1
+            if i >= 0 and j >= 0 and len(self.buf) >= j + 3:
+                data = self.buf[i + 1:j].decode(errors="replace")
+                self.buf = self.buf[j + 3:]
+                self.sock.sendall(b"+")
+                return data
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError("gdb stub: no reply")
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise RuntimeError("gdb stub: connection closed")
+            self.buf += chunk
+
+    def command(self, data: str, timeout: float = 10) -> str:
+        """Sends `data` and returns its reply. Stop notifications (T../S..)
+        QEMU sends on its own, e.g. when the connection stopped the VM,
+        are skipped unless the command itself asks for a stop reason."""
+        self.send(data)
+        while True:
+            reply = self.packet(timeout)
+            if data == "?" or not reply.startswith(("T", "S")):
+                return reply
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def jump_symbol_offset(root: Path) -> int:
+    """ELF address of khoboot_enter_linux64 in khoboot.so (linked at 0, so
+    the runtime address is the image base plus this)."""
+    import subprocess
+    out = subprocess.run(["nm", str(root / "build/x86_64/khoboot.so")], capture_output=True, text=True,
+                         check=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == "khoboot_enter_linux64":
+            return int(parts[0], 16)
+    raise ScenarioError("khoboot.so has no symbol khoboot_enter_linux64")
+
+
+class JumpWatch(RamWatch):
+    """RamWatch for runs that boot a kernel: the second dump is taken at
+    khoboot_enter_linux64, the instant khoboot hands the CPU over (a GDB
+    breakpoint), and ranges khoboot placed something in (its kernel, initrd
+    and boot-data lines) are left out of the comparison. loader.conf's
+    one-second menu gives the watcher a fixed moment to set the
+    breakpoint; afterwards the kernel runs on and QEMU exits as usual."""
+
+    def __init__(self, ctx, run: Run, ranges, index: int = 1):
+        self.gdb_path = ctx.workdir / f"gdb{index}.sock"
+        self.offset = jump_symbol_offset(ctx.root)
+        expect = run.expect_exit
+        super().__init__(ctx, run, ranges, r"KHOBOOT: menu 1 .*", index)
+        run.qemu_args += ["-gdb", f"unix:{self.gdb_path},server=on,wait=off"]
+        run.expect_exit = expect
+        run.stop_on = [r"KHOBOOT: halt .*"]
+        conf = ctx.workdir / "loader.conf"
+        conf.write_text(f"default {ctx.scenario.entries[0].name}\ntimeout 1\n")
+        ctx.scenario.esp_files.append(EspFile(str(conf), "loader/loader.conf"))
+
+    def _main(self) -> None:
+        verdict = {"ok": False, "reason": "watcher did not finish"}
+        self.buf = b""
+        sock = gdb = None
+        try:
+            sock = self._connect_qmp()
+            before = self._save(sock, "before")
+            self._qmp(sock, "cont")
+            self._wait_line(self.until, 120)
+            base = [l for l in self._lines() if l.startswith("KHOBOOT: image base=")]
+            if not base:
+                raise RuntimeError("no 'KHOBOOT: image base=' line")
+            addr = int(base[0].split()[2].split("=")[1], 16) + self.offset
+            gdb = GdbStub(self.gdb_path)          # connecting stops the VM
+            reply = gdb.command(f"Z0,{addr:x},1")
+            if reply != "OK":
+                gdb.command("D")
+                raise RuntimeError(f"gdb stub: breakpoint at 0x{addr:x}: {reply!r}")
+            gdb.send("c")
+            stop = gdb.packet(120)
+            if not stop.startswith(("T05", "S05")):
+                gdb.command("D")
+                raise RuntimeError(f"unexpected stop {stop!r}")
+            after = self._save(sock, "after")
+            lines = self._lines()
+            if not any(l.startswith("KHOBOOT: jump ") for l in lines):
+                raise RuntimeError(f"stopped at 0x{addr:x} before any 'KHOBOOT: jump' line")
+            placed = [(s, e) for _, s, e in placements(lines)]
+            verdict = self._compare(before, after, placed, "khoboot_enter_linux64")
+            gdb.command(f"z0,{addr:x},1")
+            gdb.command("D")                     # resumes the VM
+        except Exception as exc:
+            verdict = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"}
+        finally:
+            self.result.write_text(json.dumps(verdict))
+            for c in (gdb, sock):
+                if c is not None:
+                    try:
+                        c.close()
+                    except Exception:
+                        pass
 
 
 # --- checks -------------------------------------------------------------------------
@@ -518,6 +670,7 @@ def fault(name: str, description: str, mutate, error: str, outcome: str = "cold"
             run.before = write_variables(st)
         if outcome == "cold":
             run.checks.append(clear_of(preserved))
+            run.checks.append(JumpWatch(ctx, run, preserved).check())
         if outcome == "halt":
             # The runner would end a halted run as a failure; the watcher
             # ends it after comparing the preserved RAM instead.
@@ -766,11 +919,11 @@ def integrity_scenario(name: str, description: str, level: str | None, plan: str
         (ctx.workdir / "manifest.txt").write_text(
             f"entries={len(manifest_entries(st, data=data))} bytes={len(st.manifest)} "
             f"blocks-in-ovmf-range={len(in_low)}\n")
+        run = ctx.scenario.runs[0]
+        run.before = write_variables(st)   # reads st when the run starts
         if mutate:
             mutate(ctx, st)
-        run = ctx.scenario.runs[0]
         run.blobs += [Blob(str(p), a) for a, _, p in st.blobs]
-        run.before = write_variables(st)
     keys = {} if level is None else {"kho-verify": level}
     compat = {} if plan == "n" else {"compat": "kho-v4"}
     return Scenario(
@@ -807,20 +960,24 @@ def clear_leaf_bit(ctx, st):
 def ram_manifest(ctx, st):
     """The manifest in RAM beside the state (a loader blob at 0x6ff00000),
     named by the descriptor: kFlagManifest + manifest_addr/size."""
-    addr = 0x6FF00000
+    addr, size = 0x6FF00000, len(st.manifest)
     path = st.out / "manifest.bin"
     path.write_bytes(st.manifest)
-    st.blobs.append((addr, len(st.manifest), path))
+    st.blobs.append((addr, size, path))
     st.descriptor = descriptor(st.fdt, st.meta["scratch"], FLAG_FDT_CRC | FLAG_MANIFEST,
-                               st.read(st.fdt, PAGE), (addr, len(st.manifest)))
+                               st.read(st.fdt, PAGE), (addr, size))
     st.manifest = None
     run = ctx.scenario.runs[0]
-    run.checks.append(Line(rf"KHOBOOT: reserve range 0x[0-9a-f]+-0x[0-9a-f]+"))
-    run.checks.append(Custom(lambda lines: None if any(
-        re.fullmatch(r"KHOBOOT: reserve range (0x[0-9a-f]+)-(0x[0-9a-f]+)", l) and
-        int(l.split()[3].split("-")[0], 16) <= addr < int(l.split()[3].split("-")[1], 16)
-        for l in lines) else f"no reserve range covers the manifest at 0x{addr:x}",
-        "manifest protected"))
+    # A handover too must leave every preserved byte as the producer wrote it.
+    run.checks.append(JumpWatch(ctx, run, coalesce(st.preserved() + [(addr, addr + size)])).check())
+
+    def manifest_reserved(lines):
+        for l in lines:
+            m = re.fullmatch(r"KHOBOOT: reserve range (0x[0-9a-f]+)-(0x[0-9a-f]+)", l)
+            if m and int(m.group(1), 16) <= addr and addr + size <= int(m.group(2), 16):
+                return None
+        return f"no 'KHOBOOT: reserve range' covers the manifest at 0x{addr:x}+{size}"
+    run.checks.append(Custom(manifest_reserved, "manifest protected"))
 
 
 def other_states_manifest(_ctx, st):
