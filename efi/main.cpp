@@ -126,7 +126,11 @@ struct KhoProgress {
     bool manifest_in_ram = false;
     const void* manifest = nullptr;
     size_t manifest_len = 0;
+    // KhoManifest exists but could not be read (too large, firmware error):
+    // a state whose manifest cannot be checked fails any level but off.
+    bool manifest_unreadable = false;
 };
+char g_manifest_error[kho::Status::kMessageSize];
 KhoProgress g_kho;
 
 const char* err_kind(Err e) {
@@ -289,8 +293,6 @@ void try_protect(const kho::HandoverDescriptor& d, uint64_t* phase) {
         g_kho.manifest_in_ram = true;
         g_kho.manifest = g_sets->mem.view(d.manifest_addr, d.manifest_size);
         g_kho.manifest_len = d.manifest_size;
-        if (g_kho.manifest_variable)
-            logf("warn KhoManifest variable ignored: the descriptor names a manifest in RAM");
     }
     *phase = log_phase("kho", *phase);
 }
@@ -301,13 +303,21 @@ void try_protect(const kho::HandoverDescriptor& d, uint64_t* phase) {
 void verify(uint64_t* phase) {
     // kho=off boots cold whatever the state holds: nothing to vouch for.
     if (!g_kho.usable || g_entry.kho == kho::KhoMode::Off) return;
-    if (g_kho.manifest_in_ram && !g_kho.manifest) {
+    // Off does not read the manifest, so a manifest it cannot read is no
+    // reason to refuse the state; any other level needs it.
+    Status unreadable = Status::ok();
+    if (g_kho.manifest_in_ram && !g_kho.manifest)
         // Protection succeeded, so the range is RAM; a view can only fail
         // if it spans two map entries.
-        log_error(Status::error(Err::Integrity, "manifest 0x%llx+0x%llx is not one RAM range",
-                                (unsigned long long)g_desc.manifest_addr,
-                                (unsigned long long)g_desc.manifest_size));
+        unreadable = Status::error(Err::Integrity, "manifest 0x%llx+0x%llx is not one RAM range",
+                                   (unsigned long long)g_desc.manifest_addr,
+                                   (unsigned long long)g_desc.manifest_size);
+    else if (g_kho.manifest_unreadable)
+        unreadable = Status::error(Err::Integrity, "%s", g_manifest_error);
+    if (!unreadable && g_entry.kho_verify != kho::KhoVerify::Off) {
+        log_error(unreadable);
         g_kho.usable = false;
+        *phase = log_phase("verify", *phase);
         return;
     }
     if (g_kho.manifest)
@@ -880,10 +890,12 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
     bool mfound = false;
     Status ms = read_manifest_variable(g_manifest_var, sizeof(g_manifest_var), &mlen, &mfound);
     g_kho.manifest_variable = mfound;
-    if (mfound && !ms) {
-        log_error(ms);
-        if (g_kho.usable && !(g_desc.flags & kho::abi::descriptor::kFlagManifest)) g_kho.usable = false;
-    } else if (mfound && found && !g_kho.manifest_in_ram) {
+    if (mfound && g_kho.manifest_in_ram) {
+        logf("warn KhoManifest variable ignored: the descriptor names a manifest in RAM");
+    } else if (mfound && found && !ms) {
+        g_kho.manifest_unreadable = true;
+        kho::format(g_manifest_error, sizeof(g_manifest_error), "%s", ms.message());
+    } else if (mfound && found) {
         g_kho.manifest = g_manifest_var;
         g_kho.manifest_len = mlen;
     }

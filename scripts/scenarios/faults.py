@@ -959,14 +959,16 @@ def clear_leaf_bit(ctx, st):
 
 def ram_manifest(ctx, st):
     """The manifest in RAM beside the state (a loader blob at 0x6ff00000),
-    named by the descriptor: kFlagManifest + manifest_addr/size."""
+    named by the descriptor: kFlagManifest + manifest_addr/size. A stale
+    KhoManifest (another state's) is left in the variable store as well:
+    the descriptor's own manifest must win, the variable still be consumed."""
     addr, size = 0x6FF00000, len(st.manifest)
     path = st.out / "manifest.bin"
     path.write_bytes(st.manifest)
     st.blobs.append((addr, size, path))
     st.descriptor = descriptor(st.fdt, st.meta["scratch"], FLAG_FDT_CRC | FLAG_MANIFEST,
                                st.read(st.fdt, PAGE), (addr, size))
-    st.manifest = None
+    other_states_manifest(ctx, st)
     run = ctx.scenario.runs[0]
     # A handover too must leave every preserved byte as the producer wrote it.
     run.checks.append(JumpWatch(ctx, run, coalesce(st.preserved() + [(addr, addr + size)])).check())
@@ -1025,17 +1027,18 @@ INTEGRITY = [
                      r"TEST_KERNEL: result pass"])],
         args=SMALL, mutate=clear_leaf_bit, data=False),
     integrity_scenario(
-        "integrity-ram-manifest", "the manifest in RAM, named by the descriptor (kFlagManifest): "
+        "integrity-ram-manifest", "the manifest in RAM, named by the descriptor (kFlagManifest), wins over a stale KhoManifest: "
         "protected with the state, kho-verify=full passes, test_kernel checks every block",
         "full", "c", NO_TK_FAIL + [
             Count(r"KHOBOOT: error .*", 0),
             InOrder([r"KHOBOOT: kho descriptor source=variable .*flags=0x6",
+                     r"KHOBOOT: warn KhoManifest variable ignored: the descriptor names a manifest in RAM",
                      r"KHOBOOT: manifest source=ram bytes=\d+",
                      r"KHOBOOT: verify level=full entries=\d+ bytes=\d+ us=\d+",
                      r"KHOBOOT: policy handover found=1 usable=1",
                      r"TEST_KERNEL: check contents ok .*",
                      r"TEST_KERNEL: result pass"])],
-        args=SMALL, mutate=ram_manifest, manifest_variable=False),
+        args=SMALL, mutate=ram_manifest),
     integrity_scenario(
         "integrity-stale-manifest", "a KhoManifest of another state beside the descriptor: refused "
         "before any digest is compared",
