@@ -191,6 +191,8 @@ def fdt_set(st: State, path: str, name: str, value: bytes) -> None:
 def fdt_u64(st: State, path: str, name: str) -> int:
     fdt = st.read(st.fdt, PAGE)
     off, length = fdt_property(fdt, path, name)
+    if length != 8:
+        raise ScenarioError(f"{path}:{name} is {length} bytes, not a u64")
     return struct.unpack_from("<Q", fdt, off)[0]  # KHO writes CPU-native u64
 
 
@@ -710,13 +712,12 @@ def map_unaligned(_ctx, st):
     fdt_set(st, "/", "preserved-memory-map", struct.pack("<Q", radix_root(st) + 0x10))
 
 
-def cycle_to_root(ctx, st):
+def cycle_to_root(_ctx, st):
     """A level-4 table's first child pointer now names the root table."""
     root = radix_root(st)
     _, l4 = first_child(st, root)
     i, _ = first_child(st, l4)
     st.set_u64(l4 + 8 * i, root)
-    ctx.data["expect"] = root
 
 
 def leaf_into_mmio(_ctx, st):
@@ -742,11 +743,11 @@ def v1_absurd_order(_ctx, st):
 
 
 def block_in_scratch(_ctx, st):
-    st.meta["added"] = add_block(st, 0x40100000)
+    add_block(st, 0x40100000)
 
 
 def block_in_firmware(_ctx, st):
-    st.meta["added"] = add_block(st, FIRMWARE_PAGE, orders=range(4, 11))
+    add_block(st, FIRMWARE_PAGE, orders=range(4, 11))
 
 
 def scratch_not_ram(_ctx, st):
@@ -949,12 +950,11 @@ HANDED_OVER_CORRUPT = [
 ]
 
 
-def clear_leaf_bit(ctx, st):
+def clear_leaf_bit(_ctx, st):
     """After the manifest was made: one block disappears from the map (a
     leaf bit cleared). The map still decodes; only the manifest knows."""
     phys, order, _ = next(b for b in st.blocks() if b[2] == "data" and b[0] >= 0x10000000)
     clear_block(st, phys, order)
-    ctx.data["leaf"] = find_leaf(st, radix_key(phys, order))
 
 
 def ram_manifest(ctx, st):
