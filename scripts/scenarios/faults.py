@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib.bootchain import (EXIT_FAIL, EXIT_PASS, Blob, Count, Custom, Entry, EspFile, InOrder,  # noqa: E402
                            Line, NoLine, Requirement, Run, Scenario, ScenarioError)
 from lib import ovmf_vars  # noqa: E402
+from lib.ranges import coalesce  # noqa: E402
 from lib.tk_cmdline import make_initrd, tk_options, tk_with  # noqa: E402
 
 TK = "build/x86_64/test_kernel.bzImage"
@@ -134,16 +135,6 @@ class State:
         ranges = [(p, p + (PAGE << o)) for p, o, _ in self.blocks()]
         ranges += [(p, p + PAGE) for p in self.metadata_pages()]
         return coalesce(ranges)
-
-
-def coalesce(ranges):
-    out: list[list[int]] = []
-    for s, e in sorted(ranges):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
 
 
 # --- FDT: property offsets (independent of libfdt) -----------------------------
