@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "abi/efi_memory.h"
+#include "loader/tests/range_printing.h"
 #include "loader/memory_plan.h"
 #include "loader/range_set.h"
 
@@ -21,13 +22,6 @@ using kho::Err;
 using kho::Range;
 using kho::RangeSet;
 namespace efi = kho::abi::efi;
-
-namespace kho {
-static bool operator==(const Range& a, const Range& b) { return a.start == b.start && a.end == b.end; }
-[[maybe_unused]] static std::ostream& operator<<(std::ostream& os, const Range& r) {
-    return os << "[0x" << std::hex << r.start << ",0x" << r.end << std::dec << ")";
-}
-}  // namespace kho
 
 namespace {
 

@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "loader/tests/range_printing.h"
 #include "loader/kho_fdt_reader.h"
 #include "loader/page_set.h"
 #include "loader/preserved_memory.h"
@@ -21,13 +22,6 @@
 using namespace khotest;
 using kho::Err;
 using kho::Range;
-
-namespace kho {
-static bool operator==(const Range& a, const Range& b) { return a.start == b.start && a.end == b.end; }
-[[maybe_unused]] static std::ostream& operator<<(std::ostream& os, const Range& r) {
-    return os << "[0x" << std::hex << r.start << ",0x" << r.end << std::dec << ")";
-}
-}  // namespace kho
 
 namespace {
 

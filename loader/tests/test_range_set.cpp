@@ -8,15 +8,7 @@
 #include <vector>
 
 #include "loader/range_set.h"
-
-// Comparison and printing for gtest; in namespace kho for ADL, static so
-// that no other test file's helpers can clash at link time.
-namespace kho {
-static bool operator==(const Range& a, const Range& b) { return a.start == b.start && a.end == b.end; }
-[[maybe_unused]] static std::ostream& operator<<(std::ostream& os, const Range& r) {
-    return os << "[0x" << std::hex << r.start << ",0x" << r.end << std::dec << ")";
-}
-}  // namespace kho
+#include "loader/tests/range_printing.h"
 
 using kho::Err;
 using kho::Range;
