@@ -9,7 +9,10 @@
 
 #include <vector>
 
+#include "loader/page_set.h"
 #include "loader/phys_mem.h"
+#include "loader/preserved_memory.h"
+#include "loader/range_set.h"
 
 namespace kho::fuzz {
 
@@ -30,6 +33,34 @@ public:
 
 private:
     std::vector<uint8_t> bytes_;
+};
+
+// What both map-decoder targets decode into: range sets and a visited set
+// in static storage (fresh per input), and the invariant any accepted map
+// must meet: every decoded block lies inside the 52-bit physical space.
+class DecodeTarget {
+public:
+    static constexpr size_t kRanges = 1 << 16;
+    static constexpr size_t kSlots = 1 << 12;
+
+    DecodeTarget() : blocks_(g_blocks, kRanges), meta_(g_meta, kRanges), visited_(g_slots, kSlots),
+                     sink_(blocks_, meta_) {}
+    PageSet& visited() { return visited_; }
+    PreservedMemorySink& sink() { return sink_; }
+
+    // Traps (a crash the fuzzer keeps) if an accepted map broke the bound.
+    void check_accepted() {
+        blocks_.normalize();
+        for (const Range& r : blocks_)
+            if (r.end > (1ull << 52) || r.end <= r.start) __builtin_trap();
+    }
+
+private:
+    static inline Range g_blocks[kRanges], g_meta[kRanges];
+    static inline uint64_t g_slots[kSlots];
+    RangeSet blocks_, meta_;
+    PageSet visited_;
+    RangeSetSink sink_;
 };
 
 }  // namespace kho::fuzz
