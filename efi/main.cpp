@@ -129,6 +129,7 @@ struct KhoProgress {
     // KhoManifest exists but could not be read (too large, firmware error):
     // a state whose manifest cannot be checked fails any level but off.
     bool manifest_unreadable = false;
+    uint64_t metadata_bytes = 0;  // bounds the manifest (ProtectStats)
 };
 char g_manifest_error[kho::Status::kMessageSize];
 KhoProgress g_kho;
@@ -215,6 +216,7 @@ Status protect_state(const kho::HandoverDescriptor& d) {
     kho::ProtectStats stats;
     KHO_TRY(kho::collect_protected(g_sets->mem, g_state, options, visited, sink, g_sets->protect,
                                    &stats));
+    g_kho.metadata_bytes = stats.metadata_bytes;
     g_sets->scratch.clear();
     for (size_t i = 0; i < d.scratch_count; i++)
         KHO_TRY(g_sets->scratch.add(d.scratch[i].addr, d.scratch[i].addr + d.scratch[i].size));
@@ -325,8 +327,9 @@ void verify(uint64_t* phase) {
              g_kho.manifest_len);
     uint64_t t0 = rdtsc();
     kho::StateVerifyResult r;
+    kho::ManifestBounds bounds{&g_sets->protect, g_kho.metadata_bytes};
     Status s = kho::verify_state(g_sets->mem, g_entry.kho_verify, g_kho.manifest, g_kho.manifest_len,
-                                 g_desc.fdt_addr, &r);
+                                 g_desc.fdt_addr, bounds, &r);
     uint64_t us = clock_us(rdtsc()) - clock_us(t0);
     if (!s) {
         log_error(s);

@@ -168,10 +168,7 @@ Status read_reserve_mem_regions(const PhysMem& mem, const KhoState& state, uint8
         return Status::error(Err::OutOfRam, "memblock sub-FDT 0x%llx+0x%llx is not RAM",
                              (unsigned long long)node->blob_phys, (unsigned long long)size);
     const void* fdt = scratch;
-    int err = fdt_check_full(fdt, size);
-    if (err)
-        return Status::error(Err::BadFdt, "memblock sub-FDT at 0x%llx: %s",
-                             (unsigned long long)node->blob_phys, fdt_strerror(err));
+    KHO_TRY(check_kho_fdt_blob(fdt, size, "memblock sub-FDT", node->blob_phys));
     if (fdt_node_check_compatible(fdt, 0, abi::memblock::kCompatible) != 0)
         return Status::error(Err::BadVersion, "memblock sub-FDT is not %s",
                              abi::memblock::kCompatible);

@@ -120,20 +120,19 @@ Status place_boot_images(const RangeSet& image_space, const RangeSet& data_space
         }
         avoid[1] = {p.initrd, p.initrd + q.initrd_size};
     }
-    if (find_preferring_low(data_space, q.boot_data_size, kPage, kPage, q.boot_data_max_end, avoid,
-                            2, &p.boot_data)) {
-        *out = p;
-        return Status::ok();
-    }
-    if (!find_preferring_low(image_space, q.boot_data_size, kPage, kPage, q.boot_data_max_end,
-                             avoid, 2, &p.boot_data)) {
+    // Boot data never goes in image space: inside scratch the consumer's
+    // decompressor may randomise its output over the scratch table before
+    // kho_populate() reads it (mem_avoid does not cover it).
+    if (!find_preferring_low(data_space, q.boot_data_size, kPage, kPage, q.boot_data_max_end, avoid,
+                             2, &p.boot_data)) {
         describe(data_space, kPage, q.boot_data_max_end, &largest, &total);
         return Status::error(Err::NoSpace,
-                             "boot data needs 0x%llx bytes below 0x%llx; free RAM largest 0x%llx",
+                             "boot data needs 0x%llx bytes below 0x%llx outside %s; free: largest "
+                             "0x%llx, total 0x%llx",
                              (unsigned long long)q.boot_data_size,
-                             (unsigned long long)q.boot_data_max_end, (unsigned long long)largest);
+                             (unsigned long long)q.boot_data_max_end, space_name,
+                             (unsigned long long)largest, (unsigned long long)total);
     }
-    p.boot_data_in_image_space = true;
     *out = p;
     return Status::ok();
 }

@@ -52,14 +52,14 @@ struct Placement {
     uint64_t kernel;
     uint64_t initrd;  // 0 when initrd_size is 0
     uint64_t boot_data;
-    bool boot_data_in_image_space;  // no room outside: inside, clear of the rest
 };
 
 // Top-down, preferring addresses below 4 GiB. `image_space` receives the
 // kernel and initrd (free scratch, or free RAM on a cold boot);
-// `data_space` the boot data, falling back to `image_space`. Both sets are
-// normalized. Err::NoSpace says what was needed and what was free, naming
-// the space `space_name` ("scratch", "RAM").
+// `data_space` the boot data, clear of both, and never anywhere else: no
+// room there is Err::NoSpace, not a silent fallback into scratch. Both
+// sets are normalized. Err::NoSpace says what was needed and what was
+// free, naming the image space `space_name` ("scratch", "RAM").
 Status place_boot_images(const RangeSet& image_space, const RangeSet& data_space,
                          const PlacementRequest& request, const char* space_name, Placement* out);
 

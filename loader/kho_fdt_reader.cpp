@@ -3,6 +3,7 @@
 #include <libfdt.h>
 
 #include "../abi/multikernel.h"
+#include "phys_range.h"
 
 namespace kho {
 namespace {
@@ -107,8 +108,16 @@ Status read_subnode(const PhysMem& mem, const void* fdt, int node, KhoVersion ve
     if (sub->blob_size == 0 || sub->blob_size > kMaxBlobSize)
         return Status::error(Err::BadProperty, "%s: blob size %llu out of range", sub->name,
                              (unsigned long long)sub->blob_size);
-    if (sub->blob_phys + sub->blob_size < sub->blob_phys)
-        return Status::error(Err::BadProperty, "%s: blob 0x%llx+%llu wraps", sub->name,
+    // The next kernel reads the blob before it walks the map, and khoboot
+    // protects its pages: it must be addressable, whole pages included, and
+    // be RAM (a blob in MMIO or a hole would be "protected" as nothing).
+    Range pages;
+    if (!page_span(sub->blob_phys, sub->blob_size, &pages) || !below_phys_limit(pages))
+        return Status::error(Err::BadPointer, "%s: blob 0x%llx+0x%llx reaches past 2^%u", sub->name,
+                             (unsigned long long)sub->blob_phys,
+                             (unsigned long long)sub->blob_size, kPhysAddrBits);
+    if (!mem.is_ram(sub->blob_phys, sub->blob_size))
+        return Status::error(Err::OutOfRam, "%s: blob 0x%llx+0x%llx is not RAM", sub->name,
                              (unsigned long long)sub->blob_phys,
                              (unsigned long long)sub->blob_size);
     return Status::ok();
@@ -129,6 +138,31 @@ Status read_multikernel(const void* fdt, KhoState* out) {
 }
 
 }  // namespace
+
+Status check_kho_fdt_blob(const void* fdt, size_t size, const char* what, uint64_t phys) {
+    if (size < sizeof(fdt_header))
+        return Status::error(Err::BadFdt, "%s at 0x%llx: %zu bytes hold no header", what,
+                             (unsigned long long)phys, size);
+    int err = fdt_check_header(fdt);
+    if (err)
+        return Status::error(Err::BadFdt, "%s at 0x%llx: bad header (%s)", what,
+                             (unsigned long long)phys, fdt_strerror(err));
+    // Linux builds KHO FDTs with fdt_create(), which always writes version
+    // 17. Refusing older layouts also keeps us clear of a NULL dereference
+    // in libfdt 1.6.1's fdt_check_full() on pre-v16 trees (found by
+    // fuzz_kho_fdt; loader/fuzz/regressions/kho_fdt/fdt-version-7).
+    if (fdt_version(fdt) != 17)
+        return Status::error(Err::BadFdt, "%s at 0x%llx: version %u, KHO writes 17", what,
+                             (unsigned long long)phys, fdt_version(fdt));
+    if (fdt_totalsize(fdt) > size)
+        return Status::error(Err::BadFdt, "%s at 0x%llx: totalsize %u exceeds %zu bytes", what,
+                             (unsigned long long)phys, fdt_totalsize(fdt), size);
+    err = fdt_check_full(fdt, size);
+    if (err)
+        return Status::error(Err::BadFdt, "%s at 0x%llx: corrupt structure (%s)", what,
+                             (unsigned long long)phys, fdt_strerror(err));
+    return Status::ok();
+}
 
 bool kho_version_from_compatible(const char* compatible, abi::KhoVersion* out) {
     struct Entry {
@@ -176,24 +210,7 @@ Status read_kho_fdt(const PhysMem& mem, uint64_t fdt_addr, KhoState* out) {
         return Status::error(Err::OutOfRam, "root FDT 0x%llx is not in RAM",
                              (unsigned long long)fdt_addr);
     const void* fdt = out->fdt;
-    int err = fdt_check_header(fdt);
-    if (err)
-        return Status::error(Err::BadFdt, "root FDT at 0x%llx: bad header (%s)",
-                             (unsigned long long)fdt_addr, fdt_strerror(err));
-    // Linux builds KHO FDTs with fdt_create(), which always writes version
-    // 17. Refusing older layouts also keeps us clear of a NULL dereference
-    // in libfdt 1.6.1's fdt_check_full() on pre-v16 trees (found by
-    // fuzz_kho_fdt; loader/fuzz/regressions/kho_fdt/fdt-version-7).
-    if (fdt_version(fdt) != 17)
-        return Status::error(Err::BadFdt, "root FDT at 0x%llx: version %u, KHO writes 17",
-                             (unsigned long long)fdt_addr, fdt_version(fdt));
-    if (fdt_totalsize(fdt) > sizeof(out->fdt))
-        return Status::error(Err::BadFdt, "root FDT at 0x%llx: totalsize %u exceeds one page",
-                             (unsigned long long)fdt_addr, fdt_totalsize(fdt));
-    err = fdt_check_full(fdt, sizeof(out->fdt));
-    if (err)
-        return Status::error(Err::BadFdt, "root FDT at 0x%llx: corrupt structure (%s)",
-                             (unsigned long long)fdt_addr, fdt_strerror(err));
+    KHO_TRY(check_kho_fdt_blob(fdt, sizeof(out->fdt), "root FDT", fdt_addr));
 
     KHO_TRY(read_compatible(fdt, out));
     if (out->version == KhoVersion::Multikernel1) return read_multikernel(fdt, out);

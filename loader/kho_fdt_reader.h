@@ -34,6 +34,11 @@ struct KhoState {
 bool kho_version_from_compatible(const char* compatible, abi::KhoVersion* out);
 const char* kho_compatible_name(abi::KhoVersion v);
 
+// The checks every FDT of a KHO state passes before libfdt walks it:
+// header, version 17, totalsize within `size`, fdt_check_full(). `what`
+// and `phys` name it in the error (Err::BadFdt).
+Status check_kho_fdt_blob(const void* fdt, size_t size, const char* what, uint64_t phys);
+
 // Copies the page at fdt_addr out of `mem` and validates it. On error `out`
 // is unspecified and the message names the property or address at fault.
 Status read_kho_fdt(const PhysMem& mem, uint64_t fdt_addr, KhoState* out);

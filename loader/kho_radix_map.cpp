@@ -1,13 +1,11 @@
 #include "kho_radix_map.h"
 
+#include "phys_range.h"
+
 namespace kho {
 namespace {
 
 using abi::radix::Geometry;
-
-// x86-64 and arm64 (LPA) physical addresses have at most 52 bits; a block
-// reaching past that is corruption, and would wrap our half-open ranges.
-constexpr uint64_t kPhysLimit = 1ull << 52;
 
 class RadixWalker {
 public:

@@ -1,5 +1,7 @@
 #include "kho_v1_map.h"
 
+#include "phys_range.h"
+
 namespace kho {
 namespace {
 
@@ -9,8 +11,7 @@ constexpr unsigned kPageShift = 12;
 // A block of order > 40 (2^52 bytes with 4 KiB pages) cannot fit the 52-bit
 // physical address space of x86-64 / arm64 LPA; refusing it also keeps
 // every `PAGE_SHIFT + order` shift below 64.
-constexpr unsigned kMaxOrder = 52 - kPageShift;
-constexpr uint64_t kPhysLimit = 1ull << 52;
+constexpr unsigned kMaxOrder = kPhysAddrBits - kPageShift;
 
 // Decide the bitmap layout without trusting the list: look at every bitmap
 // pointer reachable within `max_steps` chunks (the main walk reports cycles

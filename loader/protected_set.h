@@ -31,12 +31,19 @@ struct ProtectStats {
     uint64_t metadata_pages = 0;  // chunks/bitmaps/nodes/leaves
     uint64_t map_pages = 0;       // radix nodes or v1 chunks
     uint64_t leaf_pages = 0;      // radix leaves or v1 bitmaps
+    // What the next kernel parses before it trusts the map: map pages, the
+    // root FDT page and the sub-blobs, in whole pages. Bounds a manifest's
+    // metadata entries (state_verify.h).
+    uint64_t metadata_bytes = 0;
     abi::v1::BitmapLayout v1_layout = abi::v1::BitmapLayout::Page;
 };
 
-// Decodes the state's map into `sink` (which normally feeds `protect`) and
-// adds the root FDT, sub-blobs and scratch table to `protect`. `protect`
-// comes out normalized and page-rounded.
+// Decodes the state's map into `sink` and adds the root FDT, sub-blobs and
+// scratch table to `protect`. `sink` must feed `protect` (a RangeSetSink,
+// possibly behind an observer): the refusal of pages preserved twice is
+// read off `protect` as it coalesces. Refused too: the root FDT or a
+// sub-blob sharing a page with the map. `protect` comes out normalized and
+// page-rounded.
 Status collect_protected(const PhysMem& mem, const KhoState& state, const ProtectOptions& options,
                          PageSet& visited, PreservedMemorySink& sink, RangeSet& protect,
                          ProtectStats* stats);

@@ -32,11 +32,15 @@ void heap_sort(Range* a, size_t n) {
 }  // namespace
 
 Status RangeSet::add(uint64_t start, uint64_t end) {
-    if (end <= start) return Status::ok();
+    if (end < start)
+        return Status::error(Err::BadPointer, "range 0x%llx-0x%llx wraps past 2^64",
+                             (unsigned long long)start, (unsigned long long)end);
+    if (end == start) return Status::ok();
     if (n_ && sorted_) {
         Range& last = r_[n_ - 1];
         if (start >= last.start) {
             if (start <= last.end) {  // touching or overlapping: extend
+                note_overlap(start, end, last);
                 if (end > last.end) last.end = end;
                 return Status::ok();
             }
@@ -44,17 +48,44 @@ Status RangeSet::add(uint64_t start, uint64_t end) {
             sorted_ = false;
         }
     }
-    if (n_ == cap_) {
-        // A full unsorted set may still shrink once coalesced.
-        if (!sorted_) {
-            normalize();
-            return add(start, end);
-        }
-        return Status::error(Err::Capacity, "range set full (%zu ranges) at 0x%llx-0x%llx", cap_,
-                             (unsigned long long)start, (unsigned long long)end);
-    }
+    if (n_ == cap_) return add_to_full(start, end);
     r_[n_++] = Range{start, end};
     return Status::ok();
+}
+
+// A full set may still take the range: coalescing an unsorted set frees
+// slots, and a range that touches one already held needs no slot. Never
+// recurses into add(): one normalize, then a binary search.
+Status RangeSet::add_to_full(uint64_t start, uint64_t end) {
+    normalize();
+    if (n_ < cap_) return add(start, end);
+    size_t i = lower_bound(start);  // first range with end > start
+    if (i > 0 && r_[i - 1].end == start) --i;
+    if (i < n_ && r_[i].start <= end) {
+        // [start, end) touches r_[i]; it may also swallow the ranges after it.
+        Range& hit = r_[i];
+        note_overlap(start, end, hit);
+        if (start < hit.start) hit.start = start;
+        if (end > hit.end) hit.end = end;
+        size_t next = i + 1, out = i + 1;
+        while (next < n_ && r_[next].start <= hit.end) {
+            note_overlap(r_[next].start, r_[next].end, hit);
+            if (r_[next].end > hit.end) hit.end = r_[next].end;
+            ++next;
+        }
+        while (next < n_) r_[out++] = r_[next++];
+        n_ = out;
+        return Status::ok();
+    }
+    return Status::error(Err::Capacity, "range set full (%zu ranges) at 0x%llx-0x%llx", cap_,
+                         (unsigned long long)start, (unsigned long long)end);
+}
+
+void RangeSet::note_overlap(uint64_t start, uint64_t end, const Range& held) {
+    if (!overlap_.empty()) return;
+    uint64_t s = start > held.start ? start : held.start;
+    uint64_t e = end < held.end ? end : held.end;
+    if (s < e) overlap_ = Range{s, e};
 }
 
 Status RangeSet::add_all(const RangeSet& other) {
@@ -67,6 +98,7 @@ void RangeSet::normalize() {
     size_t out = 0;
     for (size_t i = 0; i < n_; ++i) {
         if (out && r_[i].start <= r_[out - 1].end) {
+            note_overlap(r_[i].start, r_[i].end, r_[out - 1]);
             if (r_[i].end > r_[out - 1].end) r_[out - 1].end = r_[i].end;
         } else {
             r_[out++] = r_[i];

@@ -24,7 +24,10 @@ class RangeSet {
 public:
     RangeSet(Range* storage, size_t capacity) : r_(storage), cap_(capacity) {}
 
-    // Adds [start, end). Fails with Err::Capacity when storage is full.
+    // Adds [start, end); an empty range is a no-op. Fails with
+    // Err::Capacity when the range needs a slot and none is left even after
+    // coalescing, and with Err::BadPointer when end < start (a wrapped end
+    // is never dropped silently).
     Status add(uint64_t start, uint64_t end);
     Status add(const Range& r) { return add(r.start, r.end); }
     Status add_all(const RangeSet& other);
@@ -33,13 +36,22 @@ public:
     void normalize();
     bool normalized() const { return sorted_; }
 
-    void clear() { n_ = 0; sorted_ = true; }
+    void clear() {
+        n_ = 0;
+        sorted_ = true;
+        overlap_ = Range{0, 0};
+    }
     size_t size() const { return n_; }
     size_t capacity() const { return cap_; }
     const Range& operator[](size_t i) const { return r_[i]; }
     const Range* begin() const { return r_; }
     const Range* end() const { return r_ + n_; }
     uint64_t total_bytes() const;
+    // The first bytes two added ranges both covered (touching is not
+    // overlapping), as far as coalescing has met them: complete once the set
+    // is normalized. Empty when no byte was added twice. Lets a caller that
+    // must refuse double claims (a page preserved twice) check in passing.
+    Range first_overlap() const { return overlap_; }
 
     // Queries on a normalized set.
     bool contains(uint64_t start, uint64_t end) const;
@@ -53,10 +65,14 @@ public:
     Status intersect(const RangeSet& other, RangeSet& out) const;
 
 private:
+    Status add_to_full(uint64_t start, uint64_t end);
+    void note_overlap(uint64_t start, uint64_t end, const Range& held);
+
     Range* r_;
     size_t cap_;
     size_t n_ = 0;
     bool sorted_ = true;
+    Range overlap_{0, 0};
 };
 
 // Rounds a byte range outward to whole pages.

@@ -115,6 +115,8 @@ protected:
     PageArena arena{mem, 0x10000000, 1 << 20};
     kho::KhoState state{};
     std::vector<uint8_t> scratch = std::vector<uint8_t>(64 << 10);
+    // Sub-blobs must be RAM (the reader refuses them otherwise).
+    ReserveMemTest() { mem.declare_ram(0x20000000, 0x20000000); }
     ReserveMemRegion regions[8];
     size_t count = 0;
 
@@ -210,6 +212,25 @@ TEST_F(ReserveMemTest, RefusesACorruptSubFdt) {
     kho::Status s = read();
     ASSERT_FALSE(s);
     EXPECT_EQ(s.code(), Err::BadFdt);
+}
+
+// Regression (issue 9, defect 2): the memblock sub-FDT reached libfdt's
+// fdt_check_full() without the version-17 check the root FDT has; libfdt
+// 1.6.1 dereferences NULL there on old layouts (the fuzzer's
+// regressions/kho_fdt/fdt-version-7, reachable here from preserved RAM).
+TEST_F(ReserveMemTest, RefusesASubFdtOfAnOldVersion) {
+    FdtNode mb{"", {prop_string("compatible", "memblock-v1")}, {region("a", 0x22000000, 4096)}};
+    make_state(mb);
+    uint64_t sub = state.subnodes[0].blob_phys;
+    const uint32_t version_be = __builtin_bswap32(7), last_comp_be = 0;
+    ASSERT_TRUE(mem.write(sub + 20, &version_be, 4));
+    ASSERT_TRUE(mem.write(sub + 24, &last_comp_be, 4));
+    kho::Status s = read();
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.code(), Err::BadFdt);
+    EXPECT_NE(std::string(s.message()).find("memblock sub-FDT at 0x"), std::string::npos) << s.message();
+    EXPECT_NE(std::string(s.message()).find("version 7, KHO writes 17"), std::string::npos)
+        << s.message();
 }
 
 TEST_F(ReserveMemTest, RefusesASubFdtOutsideRam) {

@@ -38,6 +38,8 @@ protected:
     FakePhysMem mem;
     PageArena arena{mem, kArena, 4 << 20};
     kho::KhoState state{};
+    // RAM for the sub-blobs the tests name (16 MiB up to the arena).
+    FdtReaderTest() { mem.declare_ram(0x1000000, kArena - 0x1000000); }
 
     uint64_t place(const FdtNode& root) { return place_bytes(mem, arena, build_fdt(root)); }
     kho::Status read(uint64_t addr) { return kho::read_kho_fdt(mem, addr, &state); }
@@ -358,6 +360,28 @@ TEST_F(FdtReaderTest, V4BlobSizeOfWrongSizeIsRefused) {
     FdtNode root = kho_root_node("kho-v4", kMap, {{"LUO", 0x4000000, 0x1000}});
     root.children[0].find("blob-size")->value.resize(4);
     expect_refused(root, Err::BadProperty, {"blob-size"});
+}
+
+// Regression (issue 9, defect 3): the wrap check ran on the unrounded end,
+// so a blob in the last page below 2^64 rounded to an end of 0 and was
+// accepted, then dropped by the range set: never protected, never reported.
+TEST_F(FdtReaderTest, BlobWhosePageRoundedEndWrapsIsRefused) {
+    expect_refused(kho_root_node("kho-v4", kMap, {{"LUO", 0xfffffffffffff010ull, 0x20}}),
+                   Err::BadPointer, {"LUO", "0xfffffffffffff010", "2^52"});
+}
+
+TEST_F(FdtReaderTest, BlobBeyondThe52BitPhysicalSpaceIsRefused) {
+    expect_refused(kho_root_node("kho-v4", kMap, {{"LUO", 1ull << 52, 0x1000}}), Err::BadPointer,
+                   {"LUO", "2^52"});
+    expect_refused(kho_root_node("kho-v4", kMap, {{"LUO", (1ull << 52) - 0x1000, 0x1001}}),
+                   Err::BadPointer, {"LUO"});
+}
+
+TEST_F(FdtReaderTest, BlobOutsideRamIsRefused) {
+    // The local APIC page: protecting it would protect nothing, and the
+    // next kernel would read device registers as the blob.
+    expect_refused(kho_root_node("kho-v4", kMap, {{"kho_test", 0xfee00000, 0x1000}}), Err::OutOfRam,
+                   {"kho_test", "0xfee00000", "not RAM"});
 }
 
 TEST_F(FdtReaderTest, V2SubnodeWithoutPreservedDataIsRefused) {

@@ -78,6 +78,8 @@ protected:
     std::vector<uint64_t> slots = std::vector<uint64_t>(1 << 14);
     kho::PageSet visited{slots.data(), slots.size()};
     kho::ProtectStats stats{};
+    // RAM for the sub-blobs the tests name, below the arena.
+    ProtectedSetTest() { mem.declare_ram(0x30000000, kArena - 0x30000000); }
 
     kho::Status collect(const kho::ProtectOptions& opt = {}) {
         return collect_into(mem, state, opt, visited, protect, &stats);
@@ -218,6 +220,82 @@ TEST_F(ProtectedSetTest, FullProtectSetIsACapacityError) {
     kho::RangeSet tiny(small.data(), small.size());
     kho::Status s = collect_into(mem, state, {}, visited, tiny, &stats);
     EXPECT_EQ(s.code(), Err::Capacity) << s.message();
+}
+
+// Regression (issue 9, defect 1): with the set full and a range arriving
+// out of order, RangeSet::add sorted and called itself forever. Order-1
+// blocks high up, walked first (the radix walk goes from the highest order
+// down), then order-0 blocks below them, every bit alternating so nothing
+// coalesces: a Capacity error.
+TEST_F(ProtectedSetTest, FullSetWithOutOfOrderRunsIsACapacityErrorNotAHang) {
+    std::vector<Block> blocks;
+    for (uint64_t i = 0; i < 8; ++i) blocks.push_back({0x200000000ull + 4 * i * kPage, 1});
+    for (uint64_t i = 0; i < 32; ++i) blocks.push_back({0x100000000ull + 2 * i * kPage, 0});
+    RadixTree tree = encode_radix(mem, arena, blocks);
+    place_root(kho_root_node("kho-v4", tree.root, {}));
+    std::vector<Range> small(16);
+    kho::RangeSet tiny(small.data(), small.size());
+    kho::Status s = collect_into(mem, state, {}, visited, tiny, &stats);
+    EXPECT_EQ(s.code(), Err::Capacity) << s.message();
+}
+
+// Issue 9, defect 6: what the consumer would misread is refused. Linux
+// keeps a preserved folio's order in its first page when it restores it:
+// a page preserved twice is restored as whichever block came last.
+TEST_F(ProtectedSetTest, PagePreservedAtThreeOrdersIsRefused) {
+    const uint64_t p = 0x140000000ull;
+    RadixTree tree = encode_radix(mem, arena, {{p, 0}, {p, 1}, {p, 4}});
+    place_root(kho_root_node("kho-v4", tree.root, {}));
+    kho::Status s = collect();
+    ASSERT_EQ(s.code(), Err::BadMap) << s.message();
+    EXPECT_STREQ(s.message(), "0x140000000-0x140001000 is preserved twice (blocks or map pages overlap)");
+}
+
+TEST_F(ProtectedSetTest, BlockOverAMapPageIsRefused) {
+    RadixTree tree = encode_radix(mem, arena, {{0x140000000ull, 0}});
+    radix_add(mem, arena, tree, {tree.root, 0});
+    place_root(kho_root_node("kho-v4", tree.root, {}));
+    kho::Status s = collect();
+    ASSERT_EQ(s.code(), Err::BadMap) << s.message();
+    EXPECT_TRUE(mentions_hex(s.message(), tree.root)) << s.message();
+}
+
+TEST_F(ProtectedSetTest, LeafPointingAtTheRootFdtIsRefused) {
+    // The reviewer's case: the FDT's bytes decoded as a leaf's bitmap.
+    const uint64_t block = 0x140000000ull;
+    RadixTree tree = encode_radix(mem, arena, {{block, 0}});
+    uint64_t fdt = place_root(kho_root_node("kho-v4", tree.root, {}));
+    uint64_t leaf = tree.page_on_path(mem, block, 0, 0);
+    uint64_t table = tree.page_on_path(mem, block, 0, 1);
+    bool patched = false;
+    for (uint64_t slot = 0; slot < 512 && !patched; ++slot)
+        if (mem.peek_u64(table + 8 * slot) == leaf) patched = mem.write_u64(table + 8 * slot, fdt);
+    ASSERT_TRUE(patched);
+    kho::Status s = collect();
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.code(), Err::BadMap) << s.message();
+    EXPECT_TRUE(mentions_hex(s.message(), fdt)) << s.message();
+}
+
+TEST_F(ProtectedSetTest, SubBlobOnAMapPageIsRefused) {
+    RadixTree tree = encode_radix(mem, arena, {{0x140000000ull, 0}});
+    place_root(kho_root_node("kho-v4", tree.root, {{"LUO", tree.root + 0x100, 0x40}}));
+    kho::Status s = collect();
+    ASSERT_EQ(s.code(), Err::BadMap) << s.message();
+    EXPECT_NE(std::string(s.message()).find("LUO: blob page"), std::string::npos) << s.message();
+    EXPECT_TRUE(mentions_hex(s.message(), tree.root)) << s.message();
+}
+
+TEST_F(ProtectedSetTest, FdtAndBlobsMayBePreservedBlocks) {
+    // What Linux does: the root FDT and each blob are preserved pages.
+    const uint64_t blob = 0x30000000;
+    RadixTree tree = encode_radix(mem, arena, {{blob, 1}});
+    uint64_t fdt = place_root(kho_root_node("kho-v4", tree.root, {{"LUO", blob, 0x2000}}));
+    radix_add(mem, arena, tree, {fdt, 0});
+    kho::Status s = collect();
+    ASSERT_TRUE(s) << s.message();
+    EXPECT_TRUE(protect.contains(fdt, fdt + kPage));
+    EXPECT_TRUE(protect.contains(blob, blob + 0x2000));
 }
 
 }  // namespace

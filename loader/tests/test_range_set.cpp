@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "loader/phys_range.h"
 #include "loader/range_set.h"
 #include "loader/tests/range_printing.h"
 
@@ -247,16 +248,14 @@ TEST(RangeSet, SubtractAndIntersectReportCapacity) {
     EXPECT_EQ(c.rs.intersect(d.rs, out2.rs).code(), Err::Capacity);
 }
 
-TEST(RangeSet, PageRoundOut) {
-    Range r = kho::page_round_out(0x1001, 0x2001);
-    EXPECT_EQ(r.start, 0x1000u);
-    EXPECT_EQ(r.end, 0x3000u);
-    r = kho::page_round_out(0x1000, 0x2000);
-    EXPECT_EQ(r.start, 0x1000u);
-    EXPECT_EQ(r.end, 0x2000u);
-    r = kho::page_round_out(0x10200, 0x10400, 0x10000);
-    EXPECT_EQ(r.start, 0x10000u);
-    EXPECT_EQ(r.end, 0x20000u);
+TEST(PhysRange, PageSpanRoundsOut) {
+    Range r;
+    ASSERT_TRUE(kho::page_span(0x1001, 0x1000, &r));
+    EXPECT_EQ(r, (Range{0x1000, 0x3000}));
+    ASSERT_TRUE(kho::page_span(0x1000, 0x1000, &r));
+    EXPECT_EQ(r, (Range{0x1000, 0x2000}));
+    ASSERT_TRUE(kho::page_span(0x10200, 0x200, &r, 0x10000));
+    EXPECT_EQ(r, (Range{0x10000, 0x20000}));
 }
 
 TEST(RangeSet, RangeHelpers) {
@@ -267,6 +266,69 @@ TEST(RangeSet, RangeHelpers) {
     EXPECT_FALSE(a.contains(b));
     EXPECT_EQ(a.size(), 10u);
     EXPECT_TRUE((Range{5, 5}).empty());
+}
+
+// Regression (issue 9, defect 1): a full set and an out-of-order range
+// made add() sort and call itself forever (a hang at -O2, a stack overflow
+// at -O0). Now: Capacity, and the set keeps what it had.
+TEST(RangeSet, FullSetAndOutOfOrderRangeReportCapacity) {
+    constexpr uint64_t p = 4096;
+    Set s(2);
+    ASSERT_TRUE(s.rs.add(10 * p, 11 * p).is_ok());
+    ASSERT_TRUE(s.rs.add(0, 1 * p).is_ok());
+    kho::Status st = s.rs.add(5 * p, 6 * p);
+    EXPECT_EQ(st.code(), Err::Capacity) << st.message();
+    s.rs.normalize();
+    EXPECT_EQ(s.ranges(), (std::vector<Range>{{0, p}, {10 * p, 11 * p}}));
+}
+
+TEST(RangeSet, FullSetStillTakesRangesThatTouchWhatItHolds) {
+    Set s(2);
+    ASSERT_TRUE(s.rs.add(100, 110).is_ok());
+    ASSERT_TRUE(s.rs.add(0, 10).is_ok());
+    ASSERT_TRUE(s.rs.add(10, 20).is_ok());   // touches [0,10) from the right
+    ASSERT_TRUE(s.rs.add(90, 100).is_ok());  // touches [100,110) from the left
+    ASSERT_TRUE(s.rs.add(15, 95).is_ok());   // bridges both: one range left
+    s.rs.normalize();
+    EXPECT_EQ(s.ranges(), (std::vector<Range>{{0, 110}}));
+}
+
+// Regression (issue 9, defect 3): a wrapped end was dropped as "empty".
+TEST(RangeSet, WrappedRangeIsAnErrorNotDropped) {
+    Set s(2);
+    kho::Status st = s.rs.add(0xfffffffffffff000ull, 0);
+    EXPECT_EQ(st.code(), Err::BadPointer);
+    EXPECT_STREQ(st.message(), "range 0xfffffffffffff000-0x0 wraps past 2^64");
+}
+
+TEST(RangeSet, FirstOverlapNamesBytesAddedTwice) {
+    Set s(8);
+    ASSERT_TRUE(s.rs.add(0, 10).is_ok());
+    ASSERT_TRUE(s.rs.add(10, 20).is_ok());  // touching: no overlap
+    s.rs.normalize();
+    EXPECT_TRUE(s.rs.first_overlap().empty());
+    ASSERT_TRUE(s.rs.add(50, 60).is_ok());
+    ASSERT_TRUE(s.rs.add(30, 40).is_ok());
+    ASSERT_TRUE(s.rs.add(35, 52).is_ok());  // unsorted: found by normalize
+    s.rs.normalize();
+    EXPECT_EQ(s.rs.first_overlap(), (Range{35, 40}));
+    s.rs.clear();
+    EXPECT_TRUE(s.rs.first_overlap().empty());
+}
+
+TEST(PhysRange, SpansRefuseEveryWrap) {
+    Range r;
+    EXPECT_TRUE(kho::page_span(0x1001, 0x1000, &r));
+    EXPECT_EQ(r, (Range{0x1000, 0x3000}));
+    EXPECT_FALSE(kho::page_span(0xfffffffffffff010ull, 0x20, &r));  // rounds past 2^64
+    EXPECT_FALSE(kho::page_span(0xfffffffffffff000ull, 0x2000, &r)); // wraps before rounding
+    EXPECT_TRUE(kho::page_span(0xffffffffffffe000ull, 0x1000, &r));
+    EXPECT_FALSE(kho::byte_span(~0ull, 2, &r));
+    EXPECT_FALSE(kho::block_span(0, 1ull << 40, 1ull << 30, &r));
+    EXPECT_TRUE(kho::block_span(0x1000, 3, 0x1000, &r));
+    EXPECT_EQ(r, (Range{0x1000, 0x4000}));
+    EXPECT_TRUE(kho::below_phys_limit(Range{0, kho::kPhysLimit}));
+    EXPECT_FALSE(kho::below_phys_limit(Range{0, kho::kPhysLimit + 1}));
 }
 
 }  // namespace

@@ -70,9 +70,20 @@ protected:
     }
     kho::Status run(KhoVerify v, kho::StateVerifyResult* r, bool with_manifest = true) {
         return kho::verify_state(ram, v, with_manifest ? words.data() : nullptr,
-                                 with_manifest ? bytes_of(list) : 0, kFdt, r);
+                                 with_manifest ? bytes_of(list) : 0, kFdt, bounds(), r);
+    }
+    // The state as collect_protected() reports it: FDT, map and spare
+    // pages, the block; its metadata is the FDT and the map page.
+    kho::ManifestBounds bounds() {
+        protect.clear();
+        EXPECT_TRUE(protect.add(kFdt, kFdt + 0x3000));
+        EXPECT_TRUE(protect.add(kBlock, kBlock + (2 << 20)));
+        protect.normalize();
+        return kho::ManifestBounds{&protect, 0x2000};
     }
 
+    std::vector<kho::Range> protect_storage = std::vector<kho::Range>(8);
+    kho::RangeSet protect{protect_storage.data(), protect_storage.size()};
     khotest::FakePhysMem ram;
     std::vector<RawEntry> list;
     std::vector<uint64_t> words;
@@ -148,7 +159,8 @@ TEST_F(StateVerify, ChangedMapPageIsCaughtByMetadata) {
 
 TEST_F(StateVerify, ManifestOfAnotherStateIsRefused) {
     kho::StateVerifyResult r;
-    kho::Status s = kho::verify_state(ram, KhoVerify::Auto, words.data(), bytes_of(list), kFdt + 0x1000, &r);
+    kho::Status s = kho::verify_state(ram, KhoVerify::Auto, words.data(), bytes_of(list), kFdt + 0x1000,
+                                      bounds(), &r);
     ASSERT_FALSE(s);
     EXPECT_EQ(s.code(), Err::Integrity);
     EXPECT_STREQ(s.message(), "manifest of 3 entries names no root FDT page at 0x10001000 (another state's)");
@@ -170,17 +182,52 @@ TEST_F(StateVerify, UnalignedBufferIsRead) {
     std::vector<uint8_t> shifted(bytes_of(list) + 1);
     std::memcpy(shifted.data() + 1, words.data(), bytes_of(list));
     kho::StateVerifyResult r;
-    ASSERT_TRUE(kho::verify_state(ram, KhoVerify::Full, shifted.data() + 1, bytes_of(list), kFdt, &r));
+    ASSERT_TRUE(kho::verify_state(ram, KhoVerify::Full, shifted.data() + 1, bytes_of(list), kFdt,
+                                  bounds(), &r));
     EXPECT_EQ(r.stats.entries, 3u);
 }
 
-TEST_F(StateVerify, EntryOutsideRamIsAnIntegrityError) {
+TEST_F(StateVerify, EntryOutsideTheStateIsRefusedBeforeAnyRead) {
     list.push_back({0xfee00000, 4096, m::kKindMetadata});  // the local APIC, not RAM
     words = encode(ram, list);
     kho::StateVerifyResult r;
     kho::Status s = run(KhoVerify::Metadata, &r);
     ASSERT_FALSE(s);
-    EXPECT_STREQ(s.message(), "0xfee00000-0xfee01000 is not readable RAM");
+    EXPECT_EQ(s.code(), Err::Integrity);
+    EXPECT_STREQ(s.message(), "manifest entry 3 0xfee00000-0xfee01000 lies outside the state");
+    EXPECT_EQ(r.stats.entries, 0u);
+}
+
+// Regression (issue 9, defect 4): entries naming the same RAM again and
+// again made the default level read without bound. Each kind may cover at
+// most what the state holds of it.
+TEST_F(StateVerify, RepeatedEntriesCannotMultiplyTheWork) {
+    for (int i = 0; i < 1000; ++i) list.push_back({kMap, 4096, m::kKindMetadata});
+    words = encode(ram, list);
+    kho::StateVerifyResult r;
+    kho::Status s = run(KhoVerify::Auto, &r);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.code(), Err::Integrity);
+    EXPECT_STREQ(s.message(), "manifest names 12288+ bytes of metadata, the state holds 8192");
+    EXPECT_EQ(r.stats.entries, 0u);
+
+    list.resize(3);
+    for (int i = 0; i < 3; ++i) list.push_back({kBlock, 2 << 20, m::kKindData});
+    words = encode(ram, list);
+    s = run(KhoVerify::Full, &r);
+    ASSERT_FALSE(s);
+    EXPECT_STREQ(s.message(), "manifest names 4194304+ bytes of data, the state holds 2109440");
+}
+
+TEST_F(StateVerify, MetadataEntriesMayNotDressUpData) {
+    // The default level reads metadata: a manifest that calls the whole
+    // block "metadata" would make it read the state in full.
+    list[1] = {kBlock, 2 << 20, m::kKindMetadata};
+    words = encode(ram, list);
+    kho::StateVerifyResult r;
+    kho::Status s = run(KhoVerify::Auto, &r);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.code(), Err::Integrity);
 }
 
 }  // namespace
