@@ -45,16 +45,7 @@ Status allocate_pool(size_t bytes, void** out) {
     return Status::ok();
 }
 
-Status EfiPhysMem::load(const kho::FirmwareMemoryMap& map) {
-    ram_.clear();
-    for (size_t i = 0; i < map.count; i++) {
-        const auto& d = map.at(i);
-        if (!kho::efi_type_is_ram(d.type)) continue;
-        KHO_TRY(ram_.add(d.physical_start, d.physical_start + d.number_of_pages * 4096));
-    }
-    ram_.normalize();
-    return Status::ok();
-}
+Status EfiPhysMem::load(const kho::FirmwareMemoryMap& map) { return kho::firmware_ram(map, ram_); }
 
 const uint8_t* EfiPhysMem::view(uint64_t addr, uint64_t len) const {
     // Page 0 is never handed out: a zero pointer means "not RAM" here.

@@ -31,6 +31,8 @@ kho::Status memory_map_size(size_t* count, size_t* descriptor_size);
 kho::Status allocate_pool(size_t bytes, void** out);
 
 // Identity-mapped RAM as the memory map lists it (types Linux calls RAM).
+// The map is checked as hostile input by kho::firmware_ram(); storage of
+// one range per descriptor the map buffer can hold never runs out.
 class EfiPhysMem : public kho::PhysMem {
 public:
     EfiPhysMem(kho::Range* storage, size_t capacity) : ram_(storage, capacity) {}

@@ -1,5 +1,6 @@
 #include "handover_variable.h"
 
+#include "../abi/boot_record.h"
 #include "../abi/handover_descriptor.h"
 #include "uefi.h"
 
@@ -11,10 +12,13 @@ using kho::Status;
 namespace {
 
 namespace desc = kho::abi::descriptor;
+namespace rec = kho::abi::boot_record;
 
 // The export tool's name for the manifest variable (loader/tools/export.h).
 constexpr char kManifestName[] = "KhoManifest";
 constexpr size_t kMaxName = 32;
+constexpr UINT32 kNvBsRt = EFI_VARIABLE_NON_VOLATILE | EFI_VARIABLE_BOOTSERVICE_ACCESS |
+                           EFI_VARIABLE_RUNTIME_ACCESS;
 
 EFI_GUID vendor_guid() {
     EFI_GUID g;
@@ -25,27 +29,37 @@ EFI_GUID vendor_guid() {
     return g;
 }
 
-void variable_name(const char* ascii, CHAR16* out) {
+void ucs2_name(const char* ascii, CHAR16* out) {
     size_t i = 0;
     for (; ascii[i] && i + 1 < kMaxName; i++) out[i] = static_cast<CHAR16>(ascii[i]);
     out[i] = 0;
 }
 
 // `attributes`: what the variable was read with; SetVariable() deletes
-// only with the attributes the variable has. `too_big`: the error kind of
-// a variable larger than the loader's buffer (a bad descriptor; a manifest
-// the loader cannot check).
+// only with the attributes the variable has (0: not read yet, use ours).
+// `too_big`: the error kind of a variable larger than the loader's buffer.
 struct Variable {
     const char* name;
     Err too_big;
     UINT32 attributes;
 };
-Variable g_descriptor{desc::kVariableName, Err::BadDescriptor, 0};
-Variable g_manifest{kManifestName, Err::Integrity, 0};
+Variable g_variables[] = {
+    {desc::kVariableName, Err::BadDescriptor, 0},
+    {kManifestName, Err::Integrity, 0},
+    {rec::kAttemptVariable, Err::Io, 0},
+    {rec::kStatusVariable, Err::Io, 0},
+};
 
-Status read_variable(Variable& v, void* buf, size_t capacity, size_t* len, bool* found) {
+Variable& variable(KhoVariable v) { return g_variables[static_cast<size_t>(v)]; }
+
+}  // namespace
+
+const char* variable_name(KhoVariable v) { return variable(v).name; }
+
+Status read_variable(KhoVariable which, void* buf, size_t capacity, size_t* len, bool* found) {
+    Variable& v = variable(which);
     CHAR16 name[kMaxName];
-    variable_name(v.name, name);
+    ucs2_name(v.name, name);
     EFI_GUID guid = vendor_guid();
     UINTN size = capacity;
     EFI_STATUS s = g_st->RuntimeServices->GetVariable(name, &guid, &v.attributes, &size, buf);
@@ -61,31 +75,36 @@ Status read_variable(Variable& v, void* buf, size_t capacity, size_t* len, bool*
     return Status::ok();
 }
 
-Status delete_variable(const Variable& v) {
+Status write_variable(KhoVariable which, const void* data, size_t len) {
+    Variable& v = variable(which);
     CHAR16 name[kMaxName];
-    variable_name(v.name, name);
+    ucs2_name(v.name, name);
     EFI_GUID guid = vendor_guid();
-    // DataSize 0 deletes (UEFI 2.10 SetVariable()); the attributes must
-    // match the existing variable's.
-    EFI_STATUS s = g_st->RuntimeServices->SetVariable(name, &guid, v.attributes, 0, nullptr);
-    if (EFI_ERROR(s) && s != EFI_NOT_FOUND)
-        return Status::error(Err::Io, "SetVariable(%s, delete): status 0x%llx", v.name,
+    // A variable that exists with other attributes must go first (UEFI
+    // 2.10 SetVariable(): attributes of an existing variable cannot change).
+    if (v.attributes && v.attributes != kNvBsRt) KHO_TRY(delete_variable(which));
+    EFI_STATUS s = g_st->RuntimeServices->SetVariable(name, &guid, kNvBsRt, len, const_cast<void*>(data));
+    if (EFI_ERROR(s))
+        return Status::error(Err::Io, "SetVariable(%s, %zu bytes): status 0x%llx", v.name, len,
                              (unsigned long long)s);
+    v.attributes = kNvBsRt;
     return Status::ok();
 }
 
-}  // namespace
-
-Status read_handover_variable(void* buf, size_t capacity, size_t* len, bool* found) {
-    return read_variable(g_descriptor, buf, capacity, len, found);
+Status delete_variable(KhoVariable which) {
+    Variable& v = variable(which);
+    CHAR16 name[kMaxName];
+    ucs2_name(v.name, name);
+    EFI_GUID guid = vendor_guid();
+    // DataSize 0 deletes (UEFI 2.10 SetVariable()); the attributes must
+    // match the existing variable's.
+    UINT32 attributes = v.attributes ? v.attributes : kNvBsRt;
+    EFI_STATUS s = g_st->RuntimeServices->SetVariable(name, &guid, attributes, 0, nullptr);
+    if (EFI_ERROR(s) && s != EFI_NOT_FOUND)
+        return Status::error(Err::Io, "SetVariable(%s, delete): status 0x%llx", v.name,
+                             (unsigned long long)s);
+    v.attributes = 0;
+    return Status::ok();
 }
-
-Status delete_handover_variable() { return delete_variable(g_descriptor); }
-
-Status read_manifest_variable(void* buf, size_t capacity, size_t* len, bool* found) {
-    return read_variable(g_manifest, buf, capacity, len, found);
-}
-
-Status delete_manifest_variable() { return delete_variable(g_manifest); }
 
 }  // namespace khoefi

@@ -1,10 +1,12 @@
-// The handover variables under khoboot's vendor GUID
-// (abi/handover_descriptor.h): the descriptor "KhoHandover" and the
-// integrity manifest "KhoManifest" a producer may write beside it
-// (scripts/linux/README.md). Read them, and delete them once the loader
-// commits to booting, so that a descriptor is never used twice (a second
-// boot would find RAM the first kernel owned) and a manifest never vouches
-// for a later state.
+// khoboot's UEFI variables, all under the descriptor's vendor GUID
+// (abi/handover_descriptor.h, abi/boot_record.h):
+//  - "KhoHandover", the descriptor, and "KhoManifest", the integrity
+//    manifest a producer may write beside it (scripts/linux/README.md);
+//    both deleted once the loader commits to a boot, so that a descriptor
+//    is never used twice and a manifest never vouches for a later state;
+//  - "KhoBootAttempt", khoboot's record of a try in progress
+//    (loader/boot_attempt.h);
+//  - "KhoBootStatus", what the last boot did.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -13,11 +15,16 @@
 
 namespace khoefi {
 
-// *found = false (and ok) when the variable does not exist.
-kho::Status read_handover_variable(void* buf, size_t capacity, size_t* len, bool* found);
-kho::Status delete_handover_variable();
+enum class KhoVariable : uint8_t { Descriptor, Manifest, Attempt, Status };
 
-kho::Status read_manifest_variable(void* buf, size_t capacity, size_t* len, bool* found);
-kho::Status delete_manifest_variable();
+// *found = false (and ok) when the variable does not exist. A variable
+// larger than `capacity` is an error of the variable's own kind (a bad
+// descriptor, a manifest that cannot be checked).
+kho::Status read_variable(KhoVariable v, void* buf, size_t capacity, size_t* len, bool* found);
+// Non-volatile, boot and runtime access (what efivarfs shows the OS).
+kho::Status write_variable(KhoVariable v, const void* data, size_t len);
+// Deleting a variable that does not exist is not an error.
+kho::Status delete_variable(KhoVariable v);
+const char* variable_name(KhoVariable v);
 
 }  // namespace khoefi

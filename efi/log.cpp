@@ -70,8 +70,30 @@ void find_consoles() {
     }
 }
 
+// Console text held back while the loader acts on a memory-map snapshot
+// (log_hold_console): OutputString may allocate, and an allocation there
+// could land on a preserved page before it is protected.
+char g_held[4096];
+size_t g_held_len;
+bool g_holding;
+bool g_held_cut;
+
+void console_write(const char* s);
+
+void hold_text(const char* s) {
+    for (; *s; s++) {
+        if (g_held_len + 1 >= sizeof(g_held)) {
+            g_held_cut = true;
+            return;
+        }
+        g_held[g_held_len++] = *s;
+    }
+    g_held[g_held_len] = '\0';
+}
+
 void console_write(const char* s) {
     if (!g_boot_services) return;
+    if (g_holding) return hold_text(s);
     CHAR16 buf[256];
     size_t n = 0;
     auto flush = [&] {
@@ -93,6 +115,19 @@ void console_write(const char* s) {
 void log_init() { find_consoles(); }
 
 void log_boot_services_gone() { g_boot_services = false; }
+
+void log_hold_console(bool hold) {
+    if (hold == g_holding) return;
+    g_holding = hold;
+    if (hold) {
+        g_held_len = 0;
+        g_held[0] = '\0';
+        g_held_cut = false;
+        return;
+    }
+    console_write(g_held);
+    if (g_held_cut) console_write("KHOBOOT: (console lines dropped; COM1 has them all)\n");
+}
 
 namespace {
 

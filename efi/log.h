@@ -11,6 +11,10 @@ namespace khoefi {
 
 void log_init();                 // after g_st is set
 void log_boot_services_gone();   // after ExitBootServices: serial only
+// While held, console text is buffered (COM1 is written at once: port I/O
+// needs no firmware call); released, it is written out. For the window
+// between a memory-map snapshot and the allocations made from it.
+void log_hold_console(bool hold);
 // One protocol line: "KHOBOOT: " + formatted text + CRLF.
 void logf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 // The same on COM1 only: per-range detail lines that only tests read. The

@@ -11,9 +11,11 @@
 // entry; its protection follows directly.
 #include <string.h>
 
+#include "../abi/boot_record.h"
 #include "../abi/efi_memory.h"
 #include "../abi/handover_descriptor.h"
 #include "../abi/x86_boot.h"
+#include "../loader/boot_attempt.h"
 #include "../loader/boot_entry.h"
 #include "../loader/boot_params_builder.h"
 #include "../loader/bzimage.h"
@@ -65,7 +67,8 @@ constexpr size_t kMapSlack = 64;  // descriptors our own allocations may add
 constexpr size_t kReserveLinesMax = 512;
 
 alignas(8) uint8_t g_map_buf[kMapBytes];
-Range g_ram_ranges[1024];
+// One RAM range per descriptor the map buffer can hold: never full.
+Range g_ram_ranges[kMapBytes / sizeof(efi::MemoryDescriptor)];
 Range g_protect[kProtectRanges];
 Range g_allocate[kProtectRanges];
 Range g_scratch_free[512];
@@ -134,6 +137,15 @@ struct KhoProgress {
 char g_manifest_error[kho::Status::kMessageSize];
 KhoProgress g_kho;
 
+// What this boot did, for the KhoBootStatus variable: the first error
+// line, the phases, the outcome.
+// constinit: gnu-efi's crt0 runs no constructors.
+constinit kho::BootStatus g_status{};
+char g_first_kind[24];
+char g_first_message[kho::Status::kMessageSize];
+// The attempt record is written (and must be cleared when the boot ends).
+bool g_attempt_recorded;
+
 const char* err_kind(Err e) {
     switch (e) {
     case Err::Stale: return "kho-stale";
@@ -146,14 +158,77 @@ const char* err_kind(Err e) {
     case Err::BadImage: return "image";
     case Err::Io: return "io";
     case Err::Integrity: return "kho-integrity";
+    case Err::AttemptFailed: return "kho-attempt-failed";
     default: return "kho-invalid";
     }
 }
 
-void log_error(const Status& s) { logf("error %s %s", err_kind(s.code()), s.message()); }
+void log_error(const Status& s) {
+    logf("error %s %s", err_kind(s.code()), s.message());
+    if (g_status.error_kind) return;
+    kho::format(g_first_kind, sizeof(g_first_kind), "%s", err_kind(s.code()));
+    kho::format(g_first_message, sizeof(g_first_message), "%s", s.message());
+    g_status.error_kind = g_first_kind;
+    g_status.message = g_first_message;
+}
+
+uint64_t mark_phase(const char* name, uint64_t start) {
+    uint64_t now = log_phase(name, start);
+    if (g_status.phase_count < kho::BootStatus::kMaxPhases)
+        g_status.phases[g_status.phase_count++] = {name, clock_us(now) - clock_us(start)};
+    return now;
+}
+
+// The firmware watchdog. UEFI's boot manager arms five minutes before it
+// starts a boot option (UEFI 2.10 section 3.1.2); khoboot re-arms it with
+// a bound of its own before each step that may take long, so that a hang
+// anywhere resets the machine into the attempt-failed path
+// (loader/boot_attempt.h) instead of leaving it dead. Codes up to 0xffff
+// belong to the firmware.
+constexpr uint64_t kWatchdogSeconds = 300;
+constexpr uint64_t kWatchdogCode = 0x4b484f;  // "KHO"
+
+void arm_watchdog(uint64_t seconds, const char* step) {
+    EFI_STATUS es = g_bs->SetWatchdogTimer(seconds, kWatchdogCode, 0, nullptr);
+    if (EFI_ERROR(es)) logf("warn watchdog not armed for %s: status 0x%llx", step, (unsigned long long)es);
+    else logf("watchdog seconds=%llu step=%s", (unsigned long long)seconds, step);
+}
+
+// The end of every boot that does not hang: what it did goes in
+// KhoBootStatus, and a state from the descriptor variable is consumed with
+// its manifest and the attempt record, so that it is never tried twice
+// (the next boot finds no state and boots as the entry says).
+void finish_boot(kho::BootOutcome outcome) {
+    g_status.outcome = outcome;
+    g_status.entry = g_entry.id[0] ? g_entry.id : nullptr;
+    g_status.entry_to_jump_us = clock_us(rdtsc());
+    static char text[kho::abi::boot_record::kStatusMaxBytes];
+    size_t len = 0;
+    Status s = kho::format_boot_status(g_status, text, sizeof(text), &len);
+    if (s) s = write_variable(KhoVariable::Status, text, len);
+    if (!s) logf("warn KhoBootStatus not written: %s", s.message());
+    if (g_kho.from_variable) {
+        s = delete_variable(KhoVariable::Descriptor);
+        if (!s) logf("warn descriptor not consumed: %s", s.message());
+        else logf("descriptor consumed");
+    }
+    // The manifest goes with its descriptor; one without a descriptor is a
+    // producer's leftover that must not vouch for a later state.
+    if (g_kho.manifest_variable) {
+        s = delete_variable(KhoVariable::Manifest);
+        if (!s) logf("warn manifest not consumed: %s", s.message());
+        else logf("manifest consumed%s", g_kho.from_variable ? "" : " stale=1");
+    }
+    // Last: until the descriptor is gone, the record must stay.
+    if (g_attempt_recorded) {
+        s = delete_variable(KhoVariable::Attempt);
+        if (!s) logf("warn attempt record not cleared: %s", s.message());
+    }
+}
 
 [[noreturn]] void halt(const char* reason) {
     logf("halt reason=%s", reason);
+    finish_boot(kho::BootOutcome::Halt);
     // The boot manager's 5-minute watchdog would reset the machine; a halt
     // keeps RAM (and so the KHO state) as it is for inspection.
     g_bs->SetWatchdogTimer(0, 0, 0, nullptr);
@@ -175,7 +250,15 @@ const char* conflict_owner(const kho::Conflict& c) {
     return c.owner == kho::Conflict::kNotInMap ? "not-in-map" : efi::memory_type_name(c.owner);
 }
 
+// Console output may allocate: between the map snapshot and the last
+// allocation made from it, lines go to COM1 only and the consoles later.
+struct ConsoleHold {
+    ConsoleHold() { log_hold_console(true); }
+    ~ConsoleHold() { log_hold_console(false); }
+};
+
 Status protect_state(const kho::HandoverDescriptor& d) {
+    ConsoleHold hold;
     MemoryMapSnapshot map;
     KHO_TRY(get_memory_map(g_map_buf, sizeof(g_map_buf), &map));
     KHO_TRY(g_sets->mem.load(map.view));
@@ -296,7 +379,7 @@ void try_protect(const kho::HandoverDescriptor& d, uint64_t* phase) {
         g_kho.manifest = g_sets->mem.view(d.manifest_addr, d.manifest_size);
         g_kho.manifest_len = d.manifest_size;
     }
-    *phase = log_phase("kho", *phase);
+    *phase = mark_phase("kho", *phase);
 }
 
 // kho-verify: the state's bytes against its producer's manifest, after the
@@ -319,18 +402,24 @@ void verify(uint64_t* phase) {
     if (!unreadable && g_entry.kho_verify != kho::KhoVerify::Off) {
         log_error(unreadable);
         g_kho.usable = false;
-        *phase = log_phase("verify", *phase);
+        *phase = mark_phase("verify", *phase);
         return;
     }
     if (g_kho.manifest)
         logf("manifest source=%s bytes=%zu", g_kho.manifest_in_ram ? "ram" : "variable",
              g_kho.manifest_len);
+    // kho-verify=full reads the whole state once per entry kind: 0.5 s/GiB
+    // on the host, 2.2 s/GiB under TCG (README); 10 s/GiB on top of the
+    // usual bound leaves room for slow machines, and a hang still resets.
+    const uint64_t state_gib = ((g_sets->protect.total_bytes() + g_kho.metadata_bytes) >> 30) + 1;
+    arm_watchdog(kWatchdogSeconds + 10 * state_gib, "verify");
     uint64_t t0 = rdtsc();
     kho::StateVerifyResult r;
     kho::ManifestBounds bounds{&g_sets->protect, g_kho.metadata_bytes};
     Status s = kho::verify_state(g_sets->mem, g_entry.kho_verify, g_kho.manifest, g_kho.manifest_len,
                                  g_desc.fdt_addr, bounds, &r);
     uint64_t us = clock_us(rdtsc()) - clock_us(t0);
+    arm_watchdog(kWatchdogSeconds, "boot");
     if (!s) {
         log_error(s);
         g_kho.usable = false;
@@ -339,7 +428,7 @@ void verify(uint64_t* phase) {
              (unsigned long long)r.stats.entries, (unsigned long long)r.stats.bytes,
              (unsigned long long)us);
     }
-    *phase = log_phase("verify", *phase);
+    *phase = mark_phase("verify", *phase);
 }
 
 // --- configuration -----------------------------------------------------------
@@ -352,6 +441,8 @@ size_t menu(const char* const* ids, size_t count, size_t def) {
         logf("menu %zu %s%s", i + 1, ids[i], i == def ? " (default)" : "");
     SIMPLE_INPUT_INTERFACE* in = g_st->ConIn;
     if (!in) return def;
+    // Armed while the menu waits, as systemd-boot leaves it.
+    arm_watchdog(g_conf.timeout_seconds + kWatchdogSeconds, "menu");
     for (uint64_t ms = 0; ms < uint64_t(g_conf.timeout_seconds) * 1000; ms += 10) {
         EFI_INPUT_KEY key;
         if (in->ReadKeyStroke(in, &key) == EFI_SUCCESS) {
@@ -532,7 +623,9 @@ Status place(bool handover, const kho::BzImage& image, uint64_t initrd_total, si
             data_space.normalize();
         }
         out->scratch_count = handover && !g_kho.multikernel ? g_desc.scratch_count : 0;
-        out->layout = kho::layout_boot_data(cmdline_len, out->scratch_count, map.view.count + kMapSlack,
+        // Room for the final map to double: file reads, variable writes and
+        // the console all allocate before ExitBootServices().
+        out->layout = kho::layout_boot_data(cmdline_len, out->scratch_count, 2 * map.view.count + kMapSlack,
                                             map.view.stride);
         kho::PlacementRequest q{};
         q.kernel_size = image.init_size;
@@ -753,14 +846,25 @@ void write_boot_data(const Loaded& l, bool handover, const kho::CommandLine& cl,
 // ExitBootServices(): a changed map key (the firmware allocated in
 // between) means fetch the map again and retry; after a failed attempt
 // nothing but GetMemoryMap() may be called (UEFI 2.10 section 7.4.6).
-// Then the memory description from the final map, and the jump.
+// e820 and efi_info are built from each map before the call, so once it
+// succeeds nothing is left that can fail.
 [[noreturn]] void exit_and_jump(const Loaded& l, x86::BootParams* bp, kho::SetupDataChain& chain,
                                 uint64_t phase) {
     uint8_t* block = reinterpret_cast<uint8_t*>(l.boot_data);
+    auto* ext_node = reinterpret_cast<x86::SetupData*>(block + l.layout.e820_ext);
+    kho::E820Ext ext{ext_node, l.boot_data + l.layout.e820_ext, l.layout.e820_ext_capacity};
+    const kho::SetupDataChain::Mark chain_before = chain.mark();
     MemoryMapSnapshot final_map;
+    size_t e820_count = 0;
     int tries = 0;
     for (;; tries++) {
         Status s = get_memory_map(block + l.layout.efi_memmap, l.layout.memmap_capacity, &final_map);
+        if (s) {
+            chain.rewind(chain_before);  // a retry rebuilds the e820 node
+            s = kho::set_memory_info(bp, final_map.view, l.boot_data + l.layout.efi_memmap,
+                                     final_map.descriptor_version, reinterpret_cast<uintptr_t>(g_st),
+                                     l.storage.e820, l.storage.e820_capacity, ext, chain, &e820_count);
+        }
         if (!s || tries == 8) {
             if (tries) log_boot_services_gone();
             if (!s) log_error(s);
@@ -778,20 +882,9 @@ void write_boot_data(const Loaded& l, bool handover, const kho::CommandLine& cl,
     }
     __asm__ volatile("cli");
     log_boot_services_gone();
-    auto* ext_node = reinterpret_cast<x86::SetupData*>(block + l.layout.e820_ext);
-    kho::E820Ext ext{ext_node, l.boot_data + l.layout.e820_ext, l.layout.e820_ext_capacity};
-    size_t e820_count = 0;
-    Status s = kho::set_memory_info(bp, final_map.view, l.boot_data + l.layout.efi_memmap,
-                                    final_map.descriptor_version, reinterpret_cast<uintptr_t>(g_st),
-                                    l.storage.e820, l.storage.e820_capacity, ext, chain,
-                                    &e820_count);
-    if (!s) {
-        log_error(s);
-        stop_after_exit();
-    }
     logf("exit ok tries=%d map=%zu e820=%zu setup_data=%zu", tries + 1, final_map.view.count,
          e820_count, chain.length());
-    log_phase("exit", phase);
+    mark_phase("exit", phase);
     uint64_t entry = l.kernel + x86::kEntry64Offset;
     uint64_t bp_phys = l.boot_data + l.layout.boot_params;
     uint64_t now = rdtsc();
@@ -811,35 +904,72 @@ void write_boot_data(const Loaded& l, bool handover, const kho::CommandLine& cl,
     Loaded l;
     kho::CommandLine cl(g_cmdline_buf, sizeof(g_cmdline_buf));
     prepare(l, handover, cl);
-    phase = log_phase("place", phase);
+    phase = mark_phase("place", phase);
 
     Status s = load_files(l);
     if (!s) {
         log_error(s);
         halt("load");
     }
-    phase = log_phase("load", phase);
+    phase = mark_phase("load", phase);
 
     auto* bp = reinterpret_cast<x86::BootParams*>(l.boot_data + l.layout.boot_params);
     kho::SetupDataChain chain(bp);
     write_boot_data(l, handover, cl, bp, chain);
-    if (g_kho.from_variable) {
-        s = delete_handover_variable();
-        if (!s) log_error(s);
-        else logf("descriptor consumed");
-    }
-    // The manifest goes with its descriptor; one without a descriptor is a
-    // producer's leftover that must not vouch for a later state.
-    if (g_kho.manifest_variable) {
-        s = delete_manifest_variable();
-        if (!s) log_error(s);
-        else logf("manifest consumed%s", g_kho.from_variable ? "" : " stale=1");
-    }
+    finish_boot(handover ? kho::BootOutcome::Handover : kho::BootOutcome::ColdBoot);
     logf("boot entry=%s mode=%s kernel=0x%llx boot_params=0x%llx", g_entry.id,
          handover ? "kho" : "cold", (unsigned long long)l.kernel,
          (unsigned long long)(l.boot_data + l.layout.boot_params));
-    phase = log_phase("boot-params", phase);
+    phase = mark_phase("boot-params", phase);
     exit_and_jump(l, bp, chain, phase);
+}
+
+// One try per state (loader/boot_attempt.h), decided before the
+// descriptor is parsed: true when the state may be tried now. A state
+// whose earlier try never reached its kernel is refused
+// (kho-attempt-failed) and consumed at once, so that if this boot fails
+// too, the next one finds no state at all.
+bool begin_attempt(const void* descriptor, size_t descriptor_len, bool descriptor_found) {
+    alignas(8) uint8_t record[64];
+    size_t rlen = 0;
+    bool rfound = false;
+    Status s = read_variable(KhoVariable::Attempt, record, sizeof(record), &rlen, &rfound);
+    if (!s) logf("warn attempt record unreadable: %s", s.message());
+    kho::AttemptVerdict v = kho::assess_attempt(descriptor, descriptor_len, descriptor_found, record,
+                                                rlen, rfound && s.is_ok());
+    if (v == kho::AttemptVerdict::ForeignRecord || (rfound && !s)) {
+        logf("warn attempt record of another state dropped");
+        if (!(s = delete_variable(KhoVariable::Attempt))) logf("warn %s", s.message());
+        v = descriptor_found ? kho::AttemptVerdict::Proceed : kho::AttemptVerdict::NoState;
+    }
+    if (v == kho::AttemptVerdict::Failed) {
+        g_attempt_recorded = true;
+        log_error(Status::error(Err::AttemptFailed,
+                                "the last boot of this state never reached its kernel (hang, crash or "
+                                "reset); state consumed, not tried again"));
+        g_kho.from_variable = true;
+        g_kho.manifest_variable = true;  // whatever manifest came with it goes too
+        finish_boot(kho::BootOutcome::ColdBoot);  // consumes now; boot() writes the real outcome
+        g_kho.from_variable = g_kho.manifest_variable = g_attempt_recorded = false;
+        return false;
+    }
+    if (v != kho::AttemptVerdict::Proceed) return false;
+    kho::abi::boot_record::Attempt a = kho::make_attempt_record(descriptor, descriptor_len);
+    s = write_variable(KhoVariable::Attempt, &a, sizeof(a));
+    if (s) {
+        g_attempt_recorded = true;
+        return true;
+    }
+    // No record, no second chance: consume the descriptor now and go on
+    // with the copy in memory, so that a failure cannot repeat. (A static
+    // state from the entry has nothing to consume: it is not tried.)
+    if (!g_kho.from_variable) {
+        logf("warn attempt not recorded (%s): static state not tried", s.message());
+        return false;
+    }
+    logf("warn attempt not recorded (%s): descriptor consumed before use", s.message());
+    if (!(s = delete_variable(KhoVariable::Descriptor))) logf("warn %s", s.message());
+    return true;
 }
 
 }  // namespace
@@ -869,29 +999,36 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
     Sets sets;
     g_sets = &sets;
 
+    arm_watchdog(kWatchdogSeconds, "boot");
     // 1. The descriptor variable, and the state it names protected before
-    //    anything else allocates.
+    //    anything else allocates; first the record of an earlier try.
     size_t len = 0;
     bool found = false;
-    Status s = read_handover_variable(g_desc_raw, sizeof(g_desc_raw), &len, &found);
-    if (found) {
-        g_kho.found = true;
-        g_kho.from_variable = true;
-        if (s) s = kho::parse_handover_descriptor(g_desc_raw, len, &g_desc);
+    Status s = read_variable(KhoVariable::Descriptor, g_desc_raw, sizeof(g_desc_raw), &len, &found);
+    if (found && !s) {
+        g_kho.found = g_kho.from_variable = true;
+        log_error(s);
+        phase = mark_phase("kho", phase);
+    } else if (begin_attempt(g_desc_raw, len, found)) {
+        g_kho.found = g_kho.from_variable = true;
+        s = kho::parse_handover_descriptor(g_desc_raw, len, &g_desc);
         if (!s) {
             log_error(s);
-            phase = log_phase("kho", phase);
+            phase = mark_phase("kho", phase);
         } else {
             logf("kho descriptor source=variable fdt=0x%llx scratch=%u flags=0x%x",
                  (unsigned long long)g_desc.fdt_addr, g_desc.scratch_count, g_desc.flags);
             try_protect(g_desc, &phase);
         }
+    } else if (found) {
+        g_kho.found = true;  // the failed try's state, consumed already
+        phase = mark_phase("kho", phase);
     }
     // Read now, with the descriptor, so that a failure to read it is
     // reported next to it; checked after the entry says how (kho-verify).
     size_t mlen = 0;
     bool mfound = false;
-    Status ms = read_manifest_variable(g_manifest_var, sizeof(g_manifest_var), &mlen, &mfound);
+    Status ms = read_variable(KhoVariable::Manifest, g_manifest_var, sizeof(g_manifest_var), &mlen, &mfound);
     g_kho.manifest_variable = mfound;
     if (mfound && g_kho.manifest_in_ram) {
         logf("warn KhoManifest variable ignored: the descriptor names a manifest in RAM");
@@ -909,7 +1046,7 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
         log_error(s);
         halt("config");
     }
-    phase = log_phase("config", phase);
+    phase = mark_phase("config", phase);
 
     // 3. A static setup from the entry, when no descriptor was found.
     if (!g_kho.found && g_entry.kho_fdt && g_entry.kho != kho::KhoMode::Off) {
@@ -921,7 +1058,10 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
         for (size_t i = 0; i < g_entry.kho_scratch_count; i++) g_desc.scratch[i] = g_entry.kho_scratch[i];
         logf("kho descriptor source=entry fdt=0x%llx scratch=%u flags=0x0",
              (unsigned long long)g_desc.fdt_addr, g_desc.scratch_count);
-        try_protect(g_desc, &phase);
+        // The entry names it at every boot: a try that failed is skipped
+        // once, so failed and plain boots alternate at worst.
+        if (begin_attempt(&g_desc, sizeof(g_desc), true)) try_protect(g_desc, &phase);
+        else phase = mark_phase("kho", phase);
     } else if (!g_kho.found) {
         logf("kho none");
     }

@@ -150,6 +150,13 @@ void SetupDataChain::append(x86::SetupData* node, uint64_t phys, uint32_t type, 
     n_++;
 }
 
+void SetupDataChain::rewind(const Mark& m) {
+    last_ = m.last;
+    n_ = m.n;
+    if (last_) last_->next = 0;
+    else bp_->hdr.setup_data = 0;
+}
+
 x86::KhoData make_kho_data(uint64_t fdt_addr, uint64_t scratch_table_addr, size_t scratch_count,
                            bool multikernel) {
     x86::KhoData d{};

@@ -58,6 +58,15 @@ public:
     void append(abi::x86::SetupData* node, uint64_t phys, uint32_t type, uint32_t len);
     size_t length() const { return n_; }
 
+    // The chain as it is now, to come back to: the loader builds the
+    // e820 extension node once per ExitBootServices() try.
+    struct Mark {
+        abi::x86::SetupData* last;
+        size_t n;
+    };
+    Mark mark() const { return Mark{last_, n_}; }
+    void rewind(const Mark& m);
+
 private:
     abi::x86::BootParams* bp_;
     abi::x86::SetupData* last_ = nullptr;

@@ -1,5 +1,7 @@
 #include "memory_plan.h"
 
+#include "phys_range.h"
+
 namespace kho {
 namespace {
 
@@ -65,23 +67,46 @@ bool efi_type_is_ram(uint32_t type) {
     }
 }
 
-Status firmware_ram(const FirmwareMemoryMap& map, RangeSet& ram, RangeSet& free_memory) {
+namespace {
+
+// A descriptor the firmware handed us, as a checked range: its start page
+// aligned and its end within 2^64 (a hostile or broken map must not wrap
+// our half-open ranges).
+Status descriptor_range(const FirmwareMemoryMap& map, size_t i, Range* out) {
+    const MemoryDescriptor& d = map.at(i);
+    Range r;
+    if ((d.physical_start & (kPageSize - 1)) || d.number_of_pages > (~0ull >> 12) ||
+        !byte_span(d.physical_start, d.number_of_pages * kPageSize, &r))
+        return Status::error(Err::Io, "memory map descriptor %zu (0x%llx, %llu pages) is malformed",
+                             i, (unsigned long long)d.physical_start,
+                             (unsigned long long)d.number_of_pages);
+    *out = r;
+    return Status::ok();
+}
+
+Status collect_ram(const FirmwareMemoryMap& map, RangeSet& ram, RangeSet* free_memory) {
     ram.clear();
-    free_memory.clear();
+    if (free_memory) free_memory->clear();
     for (size_t i = 0; i < map.count; ++i) {
-        const MemoryDescriptor& d = map.at(i);
-        uint64_t start = d.physical_start;
-        uint64_t bytes = d.number_of_pages * kPageSize;
-        if ((start & (kPageSize - 1)) || d.number_of_pages > (~0ull >> 12) || start + bytes < start)
-            return Status::error(Err::Io, "memory map descriptor %zu (0x%llx, %llu pages) is malformed",
-                                 i, (unsigned long long)start,
-                                 (unsigned long long)d.number_of_pages);
-        if (efi_type_is_ram(d.type)) KHO_TRY(ram.add(start, start + bytes));
-        if (d.type == kConventionalMemory) KHO_TRY(free_memory.add(start, start + bytes));
+        Range r{0, 0};
+        KHO_TRY(descriptor_range(map, i, &r));
+        uint32_t type = map.at(i).type;
+        if (efi_type_is_ram(type)) KHO_TRY(ram.add(r));
+        if (free_memory && type == kConventionalMemory) KHO_TRY(free_memory->add(r));
     }
     ram.normalize();
-    free_memory.normalize();
+    if (free_memory) free_memory->normalize();
     return Status::ok();
+}
+
+}  // namespace
+
+Status firmware_ram(const FirmwareMemoryMap& map, RangeSet& ram, RangeSet& free_memory) {
+    return collect_ram(map, ram, &free_memory);
+}
+
+Status firmware_ram(const FirmwareMemoryMap& map, RangeSet& ram) {
+    return collect_ram(map, ram, nullptr);
 }
 
 Status make_memory_plan(const FirmwareMemoryMap& map, const RangeSet& protect,

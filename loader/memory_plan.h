@@ -27,8 +27,13 @@ struct FirmwareMemoryMap {
 bool efi_type_is_ram(uint32_t type);
 
 // Builds sorted, coalesced sets from a firmware map: `ram` (types Linux
-// treats as RAM) and `free_memory` (EfiConventionalMemory only).
+// treats as RAM) and `free_memory` (EfiConventionalMemory only). The map
+// is untrusted: unsorted and overlapping descriptors are fine, a start not
+// page aligned or an end past 2^64 is Err::Io naming the descriptor. Each
+// descriptor adds at most one range, so sets of `map.count` ranges never
+// run out of capacity.
 Status firmware_ram(const FirmwareMemoryMap& map, RangeSet& ram, RangeSet& free_memory);
+Status firmware_ram(const FirmwareMemoryMap& map, RangeSet& ram);
 
 struct Conflict {
     Range range;

@@ -25,6 +25,7 @@ const char* err_name(Err e) {
     case Err::Stale: return "stale-state";
     case Err::Io: return "io";
     case Err::Integrity: return "kho-integrity";
+    case Err::AttemptFailed: return "kho-attempt-failed";
     }
     return "unknown";
 }

@@ -24,6 +24,7 @@ enum class Err : uint8_t {
     Stale,           // state no longer in RAM (cold power cycle)
     Io,              // firmware or file I/O failed
     Integrity,       // preserved bytes differ from the producer's manifest
+    AttemptFailed,   // an earlier boot of this state never reached its kernel
 };
 
 const char* err_name(Err e);

@@ -92,6 +92,30 @@ TEST(SetupData, ChainLinksInOrder) {
     EXPECT_EQ(chain.length(), 2u);
 }
 
+// The loader builds the e820 extension node once per ExitBootServices()
+// try: a retry must not chain a second node behind the first.
+TEST(SetupData, RewindDropsWhatWasAppendedSinceTheMark) {
+    auto bp = std::make_unique<x86::BootParams>();
+    memset(bp.get(), 0, sizeof(*bp));
+    alignas(8) uint8_t a[64], b[64];
+    kho::SetupDataChain chain(bp.get());
+    kho::SetupDataChain::Mark empty = chain.mark();
+    chain.append(reinterpret_cast<x86::SetupData*>(a), 0x1000, x86::kSetupKexecKho, 32);
+    kho::SetupDataChain::Mark one = chain.mark();
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        chain.rewind(one);
+        chain.append(reinterpret_cast<x86::SetupData*>(b), 0x2000, x86::kSetupE820Ext, 40);
+    }
+    EXPECT_EQ(chain.length(), 2u);
+    EXPECT_EQ(reinterpret_cast<x86::SetupData*>(a)->next, 0x2000u);
+    EXPECT_EQ(reinterpret_cast<x86::SetupData*>(b)->next, 0u);
+    chain.rewind(one);
+    EXPECT_EQ(reinterpret_cast<x86::SetupData*>(a)->next, 0u);
+    chain.rewind(empty);
+    EXPECT_EQ(bp->hdr.setup_data, 0u);
+    EXPECT_EQ(chain.length(), 0u);
+}
+
 TEST(KhoData, NormalAndMultikernel) {
     x86::KhoData d = kho::make_kho_data(0x20000000, 0x7fe7e070, 3, false);
     EXPECT_EQ(d.fdt_addr, 0x20000000u);

@@ -268,6 +268,28 @@ TEST(MemoryPlan, MalformedDescriptorIsRefused) {
     EXPECT_FALSE(kho::firmware_ram(map.view(), ram.set, free_mem.set).is_ok());
 }
 
+// Regression (issue 9, defect 8): the loader's PhysMem took the firmware
+// map as trusted (no wrap check, a fixed 1,024 ranges). It now uses this
+// same checked path; one range per descriptor at most, whatever the order.
+TEST(MemoryPlan, RamOnlyViewOfAHostileMap) {
+    std::vector<Desc> ds;
+    for (uint64_t i = 0; i < 64; ++i)  // reversed, overlapping pairs, split by MMIO
+        ds.push_back({i % 3 == 2 ? efi::kMemoryMappedIO : efi::kConventionalMemory,
+                      0x10000000 - i * 0x100000, 0x180});
+    FwMap map(ds);
+    Set ram(ds.size());
+    kho::Status s = kho::firmware_ram(map.view(), ram.set);
+    ASSERT_TRUE(s) << s.message();
+    for (size_t i = 1; i < ram.set.size(); ++i) EXPECT_LT(ram.set[i - 1].end, ram.set[i].start);
+    FwMap wrapped({{efi::kConventionalMemory, 0x100000, 0x100},
+                   {efi::kLoaderData, 0xfffffffffff00000ull, 0x1000}});
+    s = kho::firmware_ram(wrapped.view(), ram.set);
+    ASSERT_FALSE(s);
+    EXPECT_STREQ(s.message(), "memory map descriptor 1 (0xfffffffffff00000, 4096 pages) is malformed");
+    FwMap unaligned({{efi::kConventionalMemory, 0x100800, 0x100}});
+    EXPECT_EQ(kho::firmware_ram(unaligned.view(), ram.set).code(), kho::Err::Io);
+}
+
 TEST(MemoryPlan, SmallWorkBufferIsACapacityError) {
     // 40 alternating descriptors: 20 separate free ranges.
     std::vector<Desc> ds;
