@@ -27,6 +27,7 @@
 #include "../loader/kho_fdt_reader.h"
 #include "../loader/memory_plan.h"
 #include "../loader/protected_set.h"
+#include "../loader/protection_plan.h"
 #include "../loader/state_verify.h"
 #include "acpi.h"
 #include "clock.h"
@@ -60,7 +61,12 @@ namespace efi = kho::abi::efi;
 
 // --- the arena: all working storage, in the image ------------------------
 constexpr size_t kMapBytes = 96 * 1024;
-constexpr size_t kProtectRanges = 1 << 15;
+// Before the state is protected only the arena can be used: the planner's
+// storage grows with the firmware map (kMapDescriptors), the refused
+// state's coarse extent with it, plus the conflicting ranges it names.
+constexpr size_t kMapDescriptors = kMapBytes / sizeof(efi::MemoryDescriptor);
+constexpr size_t kOutsideRanges = 1 << 12;
+constexpr size_t kProtectRanges = kMapDescriptors + kOutsideRanges + 64;
 constexpr size_t kVisitedSlots = 1 << 15;
 constexpr size_t kMaxEntries = 64;
 constexpr size_t kMapSlack = 64;  // descriptors our own allocations may add
@@ -70,15 +76,16 @@ alignas(8) uint8_t g_map_buf[kMapBytes];
 // One RAM range per descriptor the map buffer can hold: never full.
 Range g_ram_ranges[kMapBytes / sizeof(efi::MemoryDescriptor)];
 Range g_protect[kProtectRanges];
-Range g_allocate[kProtectRanges];
+Range g_allocate[kMapDescriptors + 2 * kho::abi::descriptor::kMaxScratch];
+Range g_free_regions[kMapDescriptors], g_hulls[kMapDescriptors], g_outside[kOutsideRanges];
 Range g_scratch_free[512];
 Range g_overlaps[512];
 Range g_scratch_ranges[kho::abi::descriptor::kMaxScratch];
-Range g_work[1 << 13];
-Range g_free[1024], g_fw_ram[1024];
+Range g_work[2 * (kMapDescriptors + kho::abi::descriptor::kMaxScratch)];
+Range g_free[kMapDescriptors], g_fw_ram[kMapDescriptors];
 // Large enough for free RAM minus a refused state's ranges (a cold boot
 // keeps off them), which splits free RAM once per preserved range.
-Range g_data_space[1 << 13];
+Range g_data_space[kMapDescriptors + kProtectRanges];
 kho::Conflict g_conflicts[8];
 uint64_t g_visited[kVisitedSlots];
 kho::KhoState g_state;
@@ -246,10 +253,6 @@ WarningLog g_warnings;
 // --- KHO: validate the state and protect it -------------------------------
 size_t g_conflicts_shown;  // entries of g_conflicts the last plan filled
 
-const char* conflict_owner(const kho::Conflict& c) {
-    return c.owner == kho::Conflict::kNotInMap ? "not-in-map" : efi::memory_type_name(c.owner);
-}
-
 // Console output may allocate: between the map snapshot and the last
 // allocation made from it, lines go to COM1 only and the consoles later.
 struct ConsoleHold {
@@ -257,12 +260,9 @@ struct ConsoleHold {
     ~ConsoleHold() { log_hold_console(false); }
 };
 
-Status protect_state(const kho::HandoverDescriptor& d) {
-    ConsoleHold hold;
-    MemoryMapSnapshot map;
-    KHO_TRY(get_memory_map(g_map_buf, sizeof(g_map_buf), &map));
-    KHO_TRY(g_sets->mem.load(map.view));
-
+// The root FDT as the descriptor names it: still the same page (CRC), a
+// state khoboot reads, of the kind the descriptor says.
+Status open_state(const kho::HandoverDescriptor& d) {
     if (d.flags & kho::abi::descriptor::kFlagFdtCrc) {
         const uint8_t* page = g_sets->mem.view(d.fdt_addr, kho::abi::kRootFdtSize);
         if (!page)
@@ -283,69 +283,59 @@ Status protect_state(const kho::HandoverDescriptor& d) {
     // multikernel by kernels carrying those patches (kho-abi.md 7.6).
     if (!g_kho.multikernel && d.scratch_count == 0)
         return Status::error(Err::BadProperty, "%s state without scratch regions", g_state.compatible);
-
-    // A manifest in RAM is kept like the state it vouches for: the next
-    // boot of a chain, or a debugger after a halt, may need it again.
-    kho::ProtectOptions options;
-    if (d.flags & kho::abi::descriptor::kFlagManifest) {
-        KHO_TRY(kho::check_ram_manifest_range(d.manifest_addr, d.manifest_size));
-        options.manifest_addr = d.manifest_addr;
-        options.manifest_size = d.manifest_size;
-    }
-    g_sets->protect.clear();
-    memset(g_visited, 0, sizeof(g_visited));
-    kho::PageSet visited(g_visited, kVisitedSlots);
-    kho::RangeSetSink sink(g_sets->protect, g_sets->protect);
-    kho::ProtectStats stats;
-    KHO_TRY(kho::collect_protected(g_sets->mem, g_state, options, visited, sink, g_sets->protect,
-                                   &stats));
-    g_kho.metadata_bytes = stats.metadata_bytes;
     g_sets->scratch.clear();
     for (size_t i = 0; i < d.scratch_count; i++)
         KHO_TRY(g_sets->scratch.add(d.scratch[i].addr, d.scratch[i].addr + d.scratch[i].size));
     g_sets->scratch.normalize();
-    logf("kho found compatible=%s fdt=0x%llx blocks=%llu metadata=%llu subnodes=%zu ranges=%zu "
-         "bytes=%llu scratch=%zu",
-         g_state.compatible, (unsigned long long)d.fdt_addr, (unsigned long long)stats.blocks,
-         (unsigned long long)stats.metadata_pages, g_state.subnode_count, g_sets->protect.size(),
-         (unsigned long long)g_sets->protect.total_bytes(), (size_t)d.scratch_count);
+    return Status::ok();
+}
 
-    kho::MemoryPlan plan{&g_sets->allocate, &g_sets->scratch_free, &g_sets->overlaps, g_conflicts,
-                         sizeof(g_conflicts) / sizeof(g_conflicts[0])};
-    KHO_TRY(kho::make_memory_plan(map.view, g_sets->protect, g_sets->scratch, g_work, count_of(g_work),
-                                  plan));
-    if (plan.conflict_count) {
-        // One error line for the state (the first conflict and how many
-        // there are); try_protect() lists the others as detail lines after
-        // it, so a test or an operator reads one verdict and every range.
-        g_conflicts_shown = plan.conflict_count < plan.conflict_capacity ? plan.conflict_count
-                                                                         : plan.conflict_capacity;
-        const kho::Conflict& c = g_conflicts[0];
-        if (plan.conflict_count == 1)
-            return Status::error(Err::Conflict, "0x%llx-0x%llx owner=%s", (unsigned long long)c.range.start,
-                                 (unsigned long long)c.range.end, conflict_owner(c));
-        return Status::error(Err::Conflict, "0x%llx-0x%llx owner=%s conflicts=%zu",
-                             (unsigned long long)c.range.start, (unsigned long long)c.range.end,
-                             conflict_owner(c), plan.conflict_count);
+kho::ProtectOptions protect_options(const kho::HandoverDescriptor& d) {
+    // A manifest in RAM is kept like the state it vouches for: the next
+    // boot of a chain, or a debugger after a halt, may need it again.
+    kho::ProtectOptions options;
+    if (d.flags & kho::abi::descriptor::kFlagManifest) {
+        options.manifest_addr = d.manifest_addr;
+        options.manifest_size = d.manifest_size;
     }
-    if (g_sets->overlaps.size())
-        return Status::error(Err::Overlap, "preserved 0x%llx-0x%llx lies inside scratch",
-                             (unsigned long long)g_sets->overlaps[0].start,
-                             (unsigned long long)g_sets->overlaps[0].end);
-    if (!plan.bad_scratch.empty())
-        return Status::error(Err::BadProperty, "scratch 0x%llx-0x%llx is not RAM",
-                             (unsigned long long)plan.bad_scratch.start,
-                             (unsigned long long)plan.bad_scratch.end);
+    return options;
+}
 
-    // Protection: one AllocatePages(AllocateAddress) per coalesced range.
-    // Each range is listed (up to a bound, so a 26000-range state does not
-    // spend its boot on the serial line) for checks that compare it with
-    // what the next kernel reserves.
-    bool list = g_sets->allocate.size() <= kReserveLinesMax;
+kho::PageSet fresh_visited() {
+    memset(g_visited, 0, sizeof(g_visited));
+    return kho::PageSet(g_visited, kVisitedSlots);
+}
+
+// Pass 1, from the arena: the state streamed through the planner, whose
+// storage grows with the firmware map only. On a refusal the state's
+// coarse extent is what a cold boot keeps off (place_cold()).
+Status plan_protection(const MemoryMapSnapshot& map, const kho::ProtectOptions& options,
+                       kho::MemoryPlan& plan, uint64_t* ranges_seen) {
+    kho::ProtectionStorage storage{g_free_regions, g_hulls, count_of(g_free_regions), g_outside,
+                                   count_of(g_outside)};
+    kho::ProtectionPlanner planner(map.view, g_sets->scratch, storage);
+    KHO_TRY(planner.begin());
+    kho::PageSet visited = fresh_visited();
+    Status s = kho::decode_state(g_sets->mem, g_state, options, visited, planner, nullptr);
+    if (s) s = kho::add_state_blobs(planner, g_state, options);
+    if (s) s = planner.finish(g_work, count_of(g_work), plan);
+    Status e = planner.extent(g_sets->protect);
+    *ranges_seen = planner.ranges_seen();
+    if (!s) return s;
+    KHO_TRY(e);
+    g_conflicts_shown = plan.conflict_count < plan.conflict_capacity ? plan.conflict_count
+                                                                     : plan.conflict_capacity;
+    return kho::plan_verdict(plan);
+}
+
+// One AllocatePages(AllocateAddress) per planned piece: per free region
+// of the map, not per preserved range. The pieces are listed (up to a
+// bound) for checks that compare them with what the next kernel reserves.
+Status allocate_plan(const RangeSet& allocate) {
+    bool list = allocate.size() <= kReserveLinesMax;
     if (!list)
-        logf("reserve range-lines suppressed ranges=%zu max=%zu", g_sets->allocate.size(),
-             kReserveLinesMax);
-    for (const Range& r : g_sets->allocate) {
+        logf("reserve range-lines suppressed ranges=%zu max=%zu", allocate.size(), kReserveLinesMax);
+    for (const Range& r : allocate) {
         Status s = allocate_at(r.start, r.end, efi::kLoaderData);
         if (!s) {
             MemoryMapSnapshot now;
@@ -356,8 +346,50 @@ Status protect_state(const kho::HandoverDescriptor& d) {
         }
         if (list) logf_serial("reserve range 0x%llx-0x%llx", (unsigned long long)r.start, (unsigned long long)r.end);
     }
-    logf("reserve ok ranges=%zu bytes=%llu", g_sets->allocate.size(),
-         (unsigned long long)g_sets->allocate.total_bytes());
+    return Status::ok();
+}
+
+// Pass 2, once the state is protected: the exact set, in pool memory as
+// large as pass 1 counted, with the checks across ranges (pages preserved
+// twice, blobs on map pages). A failure here refuses a state that stays
+// protected, which is only ever safer.
+Status collect_exact(const kho::ProtectOptions& options, uint64_t ranges_seen, kho::ProtectStats* stats) {
+    const size_t capacity = size_t(ranges_seen) + kho::KhoState::kMaxSubnodes + 8;
+    void* storage = nullptr;
+    KHO_TRY(allocate_pool(capacity * sizeof(Range), &storage));
+    g_sets->protect = RangeSet(static_cast<Range*>(storage), capacity);
+    kho::PageSet visited = fresh_visited();
+    kho::RangeSetSink sink(g_sets->protect, g_sets->protect);
+    return kho::collect_protected(g_sets->mem, g_state, options, visited, sink, g_sets->protect, stats);
+}
+
+Status protect_state(const kho::HandoverDescriptor& d) {
+    kho::ProtectOptions options = protect_options(d);
+    uint64_t ranges_seen = 0;
+    {
+        ConsoleHold hold;
+        MemoryMapSnapshot map;
+        KHO_TRY(get_memory_map(g_map_buf, sizeof(g_map_buf), &map));
+        KHO_TRY(g_sets->mem.load(map.view));
+        KHO_TRY(open_state(d));
+        if (d.flags & kho::abi::descriptor::kFlagManifest)
+            KHO_TRY(kho::check_ram_manifest_range(d.manifest_addr, d.manifest_size));
+        kho::MemoryPlan plan{&g_sets->allocate, &g_sets->scratch_free, &g_sets->overlaps, g_conflicts,
+                             sizeof(g_conflicts) / sizeof(g_conflicts[0])};
+        KHO_TRY(plan_protection(map, options, plan, &ranges_seen));
+        KHO_TRY(allocate_plan(g_sets->allocate));
+    }
+    kho::ProtectStats stats;
+    KHO_TRY(collect_exact(options, ranges_seen, &stats));
+    g_kho.metadata_bytes = stats.metadata_bytes;
+    logf("kho found compatible=%s fdt=0x%llx blocks=%llu metadata=%llu subnodes=%zu ranges=%zu "
+         "bytes=%llu scratch=%zu",
+         g_state.compatible, (unsigned long long)d.fdt_addr, (unsigned long long)stats.blocks,
+         (unsigned long long)stats.metadata_pages, g_state.subnode_count, g_sets->protect.size(),
+         (unsigned long long)g_sets->protect.total_bytes(), (size_t)d.scratch_count);
+    logf("reserve ok ranges=%zu bytes=%llu preserved=%llu", g_sets->allocate.size(),
+         (unsigned long long)g_sets->allocate.total_bytes(),
+         (unsigned long long)g_sets->protect.total_bytes());
     return Status::ok();
 }
 
@@ -368,9 +400,8 @@ void try_protect(const kho::HandoverDescriptor& d, uint64_t* phase) {
         log_error(s);
         for (size_t i = 1; i < g_conflicts_shown; i++)
             logf("conflict 0x%llx-0x%llx owner=%s", (unsigned long long)g_conflicts[i].range.start,
-                 (unsigned long long)g_conflicts[i].range.end, conflict_owner(g_conflicts[i]));
-        // Whatever was decoded before the error is what a cold boot keeps
-        // off (place()); queries need the set normalized.
+                 (unsigned long long)g_conflicts[i].range.end, kho::conflict_owner_name(g_conflicts[i]));
+        // What a cold boot keeps off (place()); queries need it normalized.
         g_sets->protect.normalize();
     }
     g_kho.usable = s.is_ok();
@@ -511,8 +542,9 @@ struct MapStorage {
     size_t map_bytes;
     Range* fw_ram;
     Range* free_mem;
+    size_t ranges;  // capacity of each of the two sets above
     Range* data_space;
-    size_t ranges;  // capacity of each of the three sets above
+    size_t data_ranges;  // free RAM minus scratch or a refused state's extent
     Range* work;
     size_t work_ranges;
     x86::E820Entry* e820;
@@ -526,21 +558,24 @@ Status map_storage(bool may_use_pool, MapStorage* out) {
     KHO_TRY(memory_map_size(&count, &dsize));
     // Room for the splits our own allocations cause before the final map.
     const size_t want = 2 * count + 2 * kMapSlack;
-    *out = MapStorage{g_map_buf, sizeof(g_map_buf), g_fw_ram, g_free, g_data_space,
-                      count_of(g_free), g_work, count_of(g_work), g_e820,
+    *out = MapStorage{g_map_buf, sizeof(g_map_buf), g_fw_ram, g_free, count_of(g_free), g_data_space,
+                      count_of(g_data_space), g_work, count_of(g_work), g_e820,
                       sizeof(g_e820) / sizeof(g_e820[0])};
+    const size_t want_data = want + g_sets->protect.size() + g_sets->allocate.size();
     if (want * dsize <= out->map_bytes && want <= out->ranges && 2 * want <= out->work_ranges &&
-        want <= out->e820_capacity)
+        want <= out->e820_capacity && want_data <= out->data_ranges)
         return Status::ok();
     if (!may_use_pool)
         return Status::error(Err::Capacity, "memory map of %zu descriptors exceeds the arena",
                              count);
     void* p = nullptr;
-    const size_t bytes = want * dsize + (5 * want) * sizeof(Range) + want * sizeof(x86::E820Entry);
+    const size_t bytes = want * dsize + (4 * want + want_data) * sizeof(Range) +
+                         want * sizeof(x86::E820Entry);
     KHO_TRY(allocate_pool(bytes, &p));
     auto* r = reinterpret_cast<Range*>(static_cast<uint8_t*>(p) + want * dsize);
-    *out = MapStorage{static_cast<uint8_t*>(p), want * dsize, r, r + want, r + 2 * want, want,
-                      r + 3 * want, 2 * want, reinterpret_cast<x86::E820Entry*>(r + 5 * want), want};
+    Range* data = r + 4 * want;
+    *out = MapStorage{static_cast<uint8_t*>(p), want * dsize, r, r + want, want, data, want_data,
+                      r + 2 * want, 2 * want, reinterpret_cast<x86::E820Entry*>(data + want_data), want};
     logf("storage pool descriptors=%zu bytes=%zu", count, bytes);
     return Status::ok();
 }
@@ -584,15 +619,89 @@ Status build_cmdline(bool handover, const kho::BzImage& image, kho::CommandLine&
     return Status::ok();
 }
 
-// Chooses addresses (in scratch for a handover) and allocates them.
-// `avoid_state` (cold boots only): keep off every range of a state that was
-// named but refused, as far as it was decoded, so that falling back to a
-// cold boot writes nothing over it (a later boot or a debugger can still
-// find it as the previous kernel left it).
+// Where the kernel and initrd (image space) and the boot data (data space)
+// may go. A handover: free scratch for the images; for the boot data free
+// RAM outside scratch and the gaps inside the protection hulls, which are
+// already ours (protection_plan.h: a fragmented state's hulls can cover
+// most RAM outside scratch). `avoid_state` (cold boots only): off every
+// range a refused state claims, as far as it was decoded.
+Status placement_spaces(bool handover, bool avoid_state, const RangeSet& free_mem, MapStorage& st,
+                        RangeSet& scratch_free, RangeSet& data_space, const RangeSet** image_space) {
+    *image_space = &free_mem;
+    if (handover && g_kho.multikernel) {
+        // multikernel-v1 has no scratch: free RAM, which no longer
+        // includes the protected ranges (they are LoaderData now).
+        KHO_TRY(data_space.add_all(free_mem));
+    } else if (handover) {
+        KHO_TRY(g_sets->scratch.intersect(free_mem, scratch_free));
+        *image_space = &scratch_free;
+        KHO_TRY(g_sets->allocate.subtract(g_sets->protect, data_space));
+        RangeSet outside(st.work, st.work_ranges);
+        KHO_TRY(free_mem.subtract(g_sets->scratch, outside));
+        KHO_TRY(data_space.add_all(outside));
+    } else if (avoid_state) {
+        KHO_TRY(free_mem.subtract(g_sets->protect, data_space));
+        *image_space = &data_space;
+    } else {
+        KHO_TRY(data_space.add_all(free_mem));
+    }
+    data_space.normalize();
+    return Status::ok();
+}
+
+// AllocatePages for the parts of `r` that are not ours already (inside a
+// protection hull); false and nothing kept if any part fails.
+bool allocate_unless_ours(const Range& r, uint32_t type) {
+    Range one[1], parts_buf[8];
+    RangeSet whole(one, 1), parts(parts_buf, 8);
+    if (!whole.add(r) || !whole.subtract(g_sets->allocate, parts)) return false;
+    for (size_t i = 0; i < parts.size(); i++) {
+        if (allocate_at(parts[i].start, parts[i].end, type)) continue;
+        for (size_t j = 0; j < i; j++) free_at(parts[j].start, parts[j].end);
+        return false;
+    }
+    return true;
+}
+
+// Allocates a placement: all three or none.
+Status allocate_placement(const kho::Placement& p, uint64_t kernel_size, uint64_t initrd_size,
+                          uint64_t boot_data_size) {
+    Status s = allocate_at(p.kernel, p.kernel + kernel_size, efi::kLoaderCode);
+    if (!s) return s;
+    if (initrd_size) {
+        s = allocate_at(p.initrd, p.initrd + initrd_size, efi::kLoaderData);
+        if (!s) {
+            free_at(p.kernel, p.kernel + kernel_size);
+            return s;
+        }
+    }
+    if (allocate_unless_ours(Range{p.boot_data, p.boot_data + boot_data_size}, efi::kLoaderData))
+        return Status::ok();
+    free_at(p.kernel, p.kernel + kernel_size);
+    if (initrd_size) free_at(p.initrd, p.initrd + initrd_size);
+    return Status::error(Err::Conflict, "boot data 0x%llx+0x%llx was taken", (unsigned long long)p.boot_data,
+                         (unsigned long long)boot_data_size);
+}
+
+kho::PlacementRequest placement_request(const kho::BzImage& image, uint64_t initrd_total,
+                                        uint64_t boot_data_size) {
+    kho::PlacementRequest q{};
+    q.kernel_size = image.init_size;
+    q.kernel_align = image.alignment;
+    q.kernel_min = image.min_load;
+    q.kernel_max_end = image.max_end;
+    q.initrd_size = initrd_total;
+    q.initrd_max_end = image.initrd_max_end;
+    q.boot_data_size = boot_data_size;
+    q.boot_data_max_end = 1ull << 32;
+    return q;
+}
+
+// Chooses addresses (in scratch for a handover) and allocates them. A
+// few tries: the firmware's own pool growth between the map snapshot and
+// AllocatePages() can take a chosen page.
 Status place(bool handover, const kho::BzImage& image, uint64_t initrd_total, size_t cmdline_len,
              Loaded* out, bool avoid_state = false) {
-    // A few tries: the firmware's own pool growth between the map snapshot
-    // and AllocatePages() can take a chosen page.
     Status last = Status::ok();
     MapStorage& st = out->storage;
     KHO_TRY(map_storage(!avoid_state, &st));
@@ -601,58 +710,21 @@ Status place(bool handover, const kho::BzImage& image, uint64_t initrd_total, si
         KHO_TRY(get_memory_map(st.map, st.map_bytes, &map));
         RangeSet fw_ram(st.fw_ram, st.ranges), free_mem(st.free_mem, st.ranges);
         KHO_TRY(kho::firmware_ram(map.view, fw_ram, free_mem));
-        RangeSet data_space(st.data_space, st.ranges);
-        const RangeSet* image_space = &free_mem;
-        if (handover && g_kho.multikernel) {
-            // multikernel-v1 has no scratch: free RAM, which no longer
-            // includes the protected ranges (they are LoaderData now).
-            KHO_TRY(data_space.add_all(free_mem));
-            data_space.normalize();
-        } else if (handover) {
-            kho::MemoryPlan plan{&g_sets->allocate, &g_sets->scratch_free, &g_sets->overlaps, g_conflicts,
-                                 sizeof(g_conflicts) / sizeof(g_conflicts[0])};
-            KHO_TRY(kho::make_memory_plan(map.view, g_sets->protect, g_sets->scratch, st.work,
-                                          st.work_ranges, plan));
-            image_space = &g_sets->scratch_free;
-            KHO_TRY(free_mem.subtract(g_sets->scratch, data_space));
-        } else if (avoid_state) {
-            KHO_TRY(free_mem.subtract(g_sets->protect, data_space));
-            image_space = &data_space;
-        } else {
-            KHO_TRY(data_space.add_all(free_mem));
-            data_space.normalize();
-        }
+        RangeSet data_space(st.data_space, st.data_ranges);
+        const RangeSet* image_space = nullptr;
+        KHO_TRY(placement_spaces(handover, avoid_state, free_mem, st, g_sets->scratch_free, data_space,
+                                 &image_space));
         out->scratch_count = handover && !g_kho.multikernel ? g_desc.scratch_count : 0;
         // Room for the final map to double: file reads, variable writes and
         // the console all allocate before ExitBootServices().
         out->layout = kho::layout_boot_data(cmdline_len, out->scratch_count, 2 * map.view.count + kMapSlack,
                                             map.view.stride);
-        kho::PlacementRequest q{};
-        q.kernel_size = image.init_size;
-        q.kernel_align = image.alignment;
-        q.kernel_min = image.min_load;
-        q.kernel_max_end = image.max_end;
-        q.initrd_size = initrd_total;
-        q.initrd_max_end = image.initrd_max_end;
-        q.boot_data_size = out->layout.size;
-        q.boot_data_max_end = 1ull << 32;
         kho::Placement p;
-        KHO_TRY(kho::place_boot_images(*image_space, data_space, q, handover ? "scratch" : "RAM", &p));
-        last = allocate_at(p.kernel, p.kernel + image.init_size, efi::kLoaderCode);
+        KHO_TRY(kho::place_boot_images(*image_space, data_space,
+                                       placement_request(image, initrd_total, out->layout.size),
+                                       handover ? "scratch" : "RAM", &p));
+        last = allocate_placement(p, image.init_size, initrd_total, out->layout.size);
         if (!last) continue;
-        if (initrd_total) {
-            last = allocate_at(p.initrd, p.initrd + initrd_total, efi::kLoaderData);
-            if (!last) {
-                free_at(p.kernel, p.kernel + image.init_size);
-                continue;
-            }
-        }
-        last = allocate_at(p.boot_data, p.boot_data + out->layout.size, efi::kLoaderData);
-        if (!last) {
-            free_at(p.kernel, p.kernel + image.init_size);
-            if (initrd_total) free_at(p.initrd, p.initrd + initrd_total);
-            continue;
-        }
         out->kernel = p.kernel;
         out->initrd = p.initrd;
         out->initrd_alloc = initrd_total;

@@ -14,7 +14,12 @@ namespace kho {
 
 namespace {
 
-bool blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+// The kernel's isspace() (lib/ctype.c): \t \n \v \f \r, space, and
+// Latin-1's no-break space 0xa0.
+bool blank(char c) {
+    unsigned char u = static_cast<unsigned char>(c);
+    return u == ' ' || (u >= '\t' && u <= '\r') || u == 0xa0;
+}
 
 // Calls fn(word, len) for each word; a word's quotes are kept in the span.
 template <typename Fn>
@@ -106,6 +111,14 @@ Status CommandLine::set(const char* text) {
 }
 
 Status CommandLine::append(const char* param) {
+    // next_arg() toggles its quote state at every '"': after an odd number
+    // the appended parameter would be read as part of a quoted value (and
+    // kho=on silently lost).
+    size_t quotes = 0;
+    for (size_t i = 0; i < len_; i++) quotes += buf_[i] == '"';
+    if (quotes % 2)
+        return Status::error(Err::BadEntry, "options have an unbalanced '\"': \"%s\" would be quoted away",
+                             param);
     size_t n = strlen(param);
     size_t sep = len_ && !blank(buf_[len_ - 1]) ? 1 : 0;
     if (len_ + sep + n + 1 > cap_)

@@ -24,6 +24,12 @@ Status for_each_gap(const RangeSet& s, const Range& r, Fn fn) {
 // descriptor covers. Firmware maps need not be sorted, hence the scans;
 // conflicts are rare and capped, so this stays cheap.
 void record_owners(const FirmwareMemoryMap& map, const Range& gap, MemoryPlan& plan) {
+    // Past the list's capacity only the count goes on, one per gap: the
+    // owner scan is linear in the map and a hostile state has many gaps.
+    if (plan.conflict_count >= plan.conflict_capacity) {
+        ++plan.conflict_count;
+        return;
+    }
     auto push = [&](Range r, uint32_t owner) {
         if (plan.conflict_count < plan.conflict_capacity)
             plan.conflicts[plan.conflict_count] = Conflict{r, owner};
@@ -109,6 +115,29 @@ Status firmware_ram(const FirmwareMemoryMap& map, RangeSet& ram) {
     return collect_ram(map, ram, nullptr);
 }
 
+Status record_conflicts(const FirmwareMemoryMap& map, const RangeSet& free_memory,
+                        const RangeSet& ranges, MemoryPlan& plan) {
+    plan.conflict_count = 0;
+    for (const Range& r : ranges)
+        KHO_TRY(for_each_gap(free_memory, r, [&](Range gap) {
+            record_owners(map, gap, plan);
+            return Status::ok();
+        }));
+    return Status::ok();
+}
+
+Status find_bad_scratch(const RangeSet& ram, const RangeSet& scratch, MemoryPlan& plan) {
+    // Scratch must be RAM the next kernel can allocate from.
+    plan.bad_scratch = Range{0, 0};
+    for (const Range& r : scratch) {
+        KHO_TRY(for_each_gap(ram, r, [&](Range gap) {
+            if (plan.bad_scratch.empty()) plan.bad_scratch = gap;
+            return Status::ok();
+        }));
+    }
+    return Status::ok();
+}
+
 Status make_memory_plan(const FirmwareMemoryMap& map, const RangeSet& protect,
                         const RangeSet& scratch, Range* work, size_t work_capacity,
                         MemoryPlan& plan) {
@@ -120,30 +149,44 @@ Status make_memory_plan(const FirmwareMemoryMap& map, const RangeSet& protect,
     KHO_TRY(protect.intersect(free_memory, *plan.allocate));
 
     // What we cannot: every protected byte outside free memory.
-    plan.conflict_count = 0;
-    for (const Range& r : protect)
-        KHO_TRY(for_each_gap(free_memory, r, [&](Range gap) {
-            record_owners(map, gap, plan);
-            return Status::ok();
-        }));
+    KHO_TRY(record_conflicts(map, free_memory, protect, plan));
 
     // Preserved memory inside scratch would be handed to the next kernel's
     // early allocator (producers guarantee disjointness from 6.17.9/6.18).
     KHO_TRY(protect.intersect(scratch, *plan.overlaps));
-
-    // Scratch must be RAM the next kernel can allocate from.
-    plan.bad_scratch = Range{0, 0};
-    for (const Range& r : scratch) {
-        KHO_TRY(for_each_gap(ram, r, [&](Range gap) {
-            if (plan.bad_scratch.empty()) plan.bad_scratch = gap;
-            return Status::ok();
-        }));
-    }
+    KHO_TRY(find_bad_scratch(ram, scratch, plan));
 
     // Free scratch: scratch ∩ free − protect. `ram` is done; reuse its storage.
     RangeSet tmp(work + work_capacity / 2, work_capacity - work_capacity / 2);
     KHO_TRY(scratch.intersect(free_memory, tmp));
     KHO_TRY(tmp.subtract(protect, *plan.scratch_free));
+    return Status::ok();
+}
+
+const char* conflict_owner_name(const Conflict& c) {
+    return c.owner == Conflict::kNotInMap ? "not-in-map" : memory_type_name(c.owner);
+}
+
+Status plan_verdict(const MemoryPlan& plan) {
+    if (plan.conflict_count) {
+        // One error for the state: the first conflict and how many there
+        // are; the caller lists the others as detail lines after it.
+        const Conflict& c = plan.conflicts[0];
+        if (plan.conflict_count == 1)
+            return Status::error(Err::Conflict, "0x%llx-0x%llx owner=%s", (unsigned long long)c.range.start,
+                                 (unsigned long long)c.range.end, conflict_owner_name(c));
+        return Status::error(Err::Conflict, "0x%llx-0x%llx owner=%s conflicts=%zu",
+                             (unsigned long long)c.range.start, (unsigned long long)c.range.end,
+                             conflict_owner_name(c), plan.conflict_count);
+    }
+    if (plan.overlaps->size())
+        return Status::error(Err::Overlap, "preserved 0x%llx-0x%llx lies inside scratch",
+                             (unsigned long long)(*plan.overlaps)[0].start,
+                             (unsigned long long)(*plan.overlaps)[0].end);
+    if (!plan.bad_scratch.empty())
+        return Status::error(Err::BadProperty, "scratch 0x%llx-0x%llx is not RAM",
+                             (unsigned long long)plan.bad_scratch.start,
+                             (unsigned long long)plan.bad_scratch.end);
     return Status::ok();
 }
 

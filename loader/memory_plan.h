@@ -48,9 +48,18 @@ struct MemoryPlan {
     RangeSet* overlaps;      // protected ∩ scratch (must be empty)
     Conflict* conflicts;     // protected ranges firmware owns or not RAM
     size_t conflict_capacity;
-    size_t conflict_count = 0;       // may exceed capacity: only the first are kept
+    // May exceed capacity: only the first are kept, and past capacity each
+    // gap in free memory counts once (its owners are not looked up).
+    size_t conflict_count = 0;
     Range bad_scratch{0, 0};         // first scratch range that is not RAM
 };
+
+// The parts of `ranges` (normalized) outside `free_memory`, each with the
+// owner the map gives it, into plan.conflicts / conflict_count.
+Status record_conflicts(const FirmwareMemoryMap& map, const RangeSet& free_memory,
+                        const RangeSet& ranges, MemoryPlan& plan);
+// plan.bad_scratch: the first part of `scratch` that `ram` does not cover.
+Status find_bad_scratch(const RangeSet& ram, const RangeSet& scratch, MemoryPlan& plan);
 
 // `protect` and `scratch` must be normalized. Fails only on Err::Capacity;
 // conflicts, overlaps and bad scratch are reported in `plan` for the caller
@@ -58,5 +67,14 @@ struct MemoryPlan {
 Status make_memory_plan(const FirmwareMemoryMap& map, const RangeSet& protect,
                         const RangeSet& scratch, Range* work, size_t work_capacity,
                         MemoryPlan& plan);
+
+// "not-in-map" or the EFI memory type's name.
+const char* conflict_owner_name(const Conflict& c);
+
+// What a plan means for the state: the first conflict (Err::Conflict,
+// with the count when there are more), preserved memory inside scratch
+// (Err::Overlap), or scratch that is not RAM (Err::BadProperty); ok when
+// it can be protected as planned.
+Status plan_verdict(const MemoryPlan& plan);
 
 }  // namespace kho

@@ -70,19 +70,10 @@ Status check_blobs_clear_of_map(const KhoState& state, const PageSet& visited) {
     return Status::ok();
 }
 
-Status add_page_rounded(RangeSet& set, uint64_t start, uint64_t size, const char* what) {
-    Range r;
-    if (!page_span(start, size, &r) || !below_phys_limit(r))
-        return Status::error(Err::BadPointer, "%s 0x%llx+0x%llx reaches past 2^%u", what,
-                             (unsigned long long)start, (unsigned long long)size, kPhysAddrBits);
-    return set.add(r);
-}
-
 }  // namespace
 
-Status collect_protected(const PhysMem& mem, const KhoState& state, const ProtectOptions& options,
-                         PageSet& visited, PreservedMemorySink& sink, RangeSet& protect,
-                         ProtectStats* stats) {
+Status decode_state(const PhysMem& mem, const KhoState& state, const ProtectOptions& options,
+                    PageSet& visited, PreservedMemorySink& sink, ProtectStats* stats) {
     ProtectStats local;
     if (!stats) stats = &local;
     CountingSink counter(sink, visited);
@@ -103,34 +94,61 @@ Status collect_protected(const PhysMem& mem, const KhoState& state, const Protec
     // multikernel-v1 has no map: only its FDT page travels.
     stats->blocks = counter.blocks_;
     stats->metadata_pages = counter.metadata_;
-    stats->metadata_bytes = counter.metadata_bytes_ + abi::kRootFdtSize;
+    // The root FDT page and the blobs as a union: blobs may share pages,
+    // and a manifest must not count one page twice.
+    Range pieces[KhoState::kMaxSubnodes + 1];
+    RangeSet blobs(pieces, KhoState::kMaxSubnodes + 1);
+    KHO_TRY(blobs.add(state.fdt_addr, state.fdt_addr + abi::kRootFdtSize));
     for (size_t i = 0; i < state.subnode_count; ++i) {
         Range r;
-        if (page_span(state.subnodes[i].blob_phys, state.subnodes[i].blob_size, &r))
-            stats->metadata_bytes += r.size();
+        if (page_span(state.subnodes[i].blob_phys, state.subnodes[i].blob_size, &r)) KHO_TRY(blobs.add(r));
     }
+    blobs.normalize();
+    stats->metadata_bytes = counter.metadata_bytes_ + blobs.total_bytes();
+    return Status::ok();
+}
+
+namespace {
+
+// Stops the walk at the first page claimed twice, as `protect` meets it:
+// a hostile map can repeat one claim millions of times.
+class DoubleClaimGuard : public PreservedMemorySink {
+public:
+    DoubleClaimGuard(PreservedMemorySink& next, const RangeSet& protect) : next_(next), protect_(protect) {}
+    Status blocks(uint64_t phys, unsigned order, uint64_t count) override {
+        KHO_TRY(next_.blocks(phys, order, count));
+        return check();
+    }
+    Status metadata(uint64_t phys, uint64_t size) override {
+        KHO_TRY(next_.metadata(phys, size));
+        return check();
+    }
+    Status check() const {
+        Range twice = protect_.first_overlap();
+        if (twice.empty()) return Status::ok();
+        return Status::error(Err::BadMap, "0x%llx-0x%llx is preserved twice (blocks or map pages overlap)",
+                             (unsigned long long)twice.start, (unsigned long long)twice.end);
+    }
+
+private:
+    PreservedMemorySink& next_;
+    const RangeSet& protect_;
+};
+
+}  // namespace
+
+Status collect_protected(const PhysMem& mem, const KhoState& state, const ProtectOptions& options,
+                         PageSet& visited, PreservedMemorySink& sink, RangeSet& protect,
+                         ProtectStats* stats) {
+    DoubleClaimGuard guard(sink, protect);
+    KHO_TRY(decode_state(mem, state, options, visited, guard, stats));
     // Linux records a preserved folio's order in its first page at restore;
     // a page claimed twice (two blocks, or a block over a map page) would be
     // restored as whichever came last. Coalescing meets every such byte.
     protect.normalize();
-    Range twice = protect.first_overlap();
-    if (!twice.empty())
-        return Status::error(Err::BadMap, "0x%llx-0x%llx is preserved twice (blocks or map pages overlap)",
-                             (unsigned long long)twice.start, (unsigned long long)twice.end);
+    KHO_TRY(guard.check());
     KHO_TRY(check_blobs_clear_of_map(state, visited));
-
-    // The root FDT, every sub-blob and a given scratch table are normally
-    // preserved allocations already; keep them regardless, since the next
-    // kernel reads them before it has walked the map.
-    KHO_TRY(add_page_rounded(protect, state.fdt_addr, abi::kRootFdtSize, "root FDT"));
-    for (size_t i = 0; i < state.subnode_count; ++i)
-        KHO_TRY(add_page_rounded(protect, state.subnodes[i].blob_phys, state.subnodes[i].blob_size,
-                                 state.subnodes[i].name));
-    if (options.scratch_table_addr)
-        KHO_TRY(add_page_rounded(protect, options.scratch_table_addr, options.scratch_table_size,
-                                 "scratch table"));
-    if (options.manifest_addr)
-        KHO_TRY(add_page_rounded(protect, options.manifest_addr, options.manifest_size, "manifest"));
+    KHO_TRY(add_state_blobs(protect, state, options));
     protect.normalize();
     return Status::ok();
 }

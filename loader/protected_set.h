@@ -9,6 +9,7 @@
 #include "kho_v1_map.h"
 #include "page_set.h"
 #include "phys_mem.h"
+#include "phys_range.h"
 #include "preserved_memory.h"
 #include "range_set.h"
 
@@ -38,12 +39,44 @@ struct ProtectStats {
     abi::v1::BitmapLayout v1_layout = abi::v1::BitmapLayout::Page;
 };
 
-// Decodes the state's map into `sink` and adds the root FDT, sub-blobs and
-// scratch table to `protect`. `sink` must feed `protect` (a RangeSetSink,
+// Decodes the state's map into `sink` (blocks, and each map page once) and
+// fills `stats`. No check across ranges: that is collect_protected()'s.
+Status decode_state(const PhysMem& mem, const KhoState& state, const ProtectOptions& options,
+                    PageSet& visited, PreservedMemorySink& sink, ProtectStats* stats);
+
+// The pieces the next kernel reads before it walks the map, kept whole
+// pages: the root FDT, every sub-blob, a scratch table and a manifest at
+// given addresses. They are normally preserved allocations already; they
+// are kept regardless. `Set` has add(const Range&) (a RangeSet, or a
+// streaming planner).
+template <typename Set>
+Status add_state_blobs(Set& set, const KhoState& state, const ProtectOptions& options) {
+    struct Piece {
+        uint64_t start, size;
+        const char* what;
+    };
+    auto add = [&set](const Piece& p) -> Status {
+        Range r;
+        if (!page_span(p.start, p.size, &r) || !below_phys_limit(r))
+            return Status::error(Err::BadPointer, "%s 0x%llx+0x%llx reaches past 2^%u", p.what,
+                                 (unsigned long long)p.start, (unsigned long long)p.size, kPhysAddrBits);
+        return set.add(r);
+    };
+    KHO_TRY(add(Piece{state.fdt_addr, abi::kRootFdtSize, "root FDT"}));
+    for (size_t i = 0; i < state.subnode_count; ++i)
+        KHO_TRY(add(Piece{state.subnodes[i].blob_phys, state.subnodes[i].blob_size, state.subnodes[i].name}));
+    if (options.scratch_table_addr)
+        KHO_TRY(add(Piece{options.scratch_table_addr, options.scratch_table_size, "scratch table"}));
+    if (options.manifest_addr)
+        KHO_TRY(add(Piece{options.manifest_addr, options.manifest_size, "manifest"}));
+    return Status::ok();
+}
+
+// decode_state() into `sink`, which must feed `protect` (a RangeSetSink,
 // possibly behind an observer): the refusal of pages preserved twice is
 // read off `protect` as it coalesces. Refused too: the root FDT or a
-// sub-blob sharing a page with the map. `protect` comes out normalized and
-// page-rounded.
+// sub-blob sharing a page with the map. Then add_state_blobs(). `protect`
+// comes out normalized and page-rounded.
 Status collect_protected(const PhysMem& mem, const KhoState& state, const ProtectOptions& options,
                          PageSet& visited, PreservedMemorySink& sink, RangeSet& protect,
                          ProtectStats* stats);

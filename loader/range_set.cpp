@@ -36,6 +36,7 @@ Status RangeSet::add(uint64_t start, uint64_t end) {
         return Status::error(Err::BadPointer, "range 0x%llx-0x%llx wraps past 2^64",
                              (unsigned long long)start, (unsigned long long)end);
     if (end == start) return Status::ok();
+    bool in_order = true;
     if (n_ && sorted_) {
         Range& last = r_[n_ - 1];
         if (start >= last.start) {
@@ -45,20 +46,25 @@ Status RangeSet::add(uint64_t start, uint64_t end) {
                 return Status::ok();
             }
         } else {
-            sorted_ = false;
+            in_order = false;
         }
     }
     if (n_ == cap_) return add_to_full(start, end);
     r_[n_++] = Range{start, end};
+    // Only an appended range can unsort the set: a full set stays sorted
+    // and answers each add in O(log n) (add_to_full).
+    if (!in_order) sorted_ = false;
     return Status::ok();
 }
 
 // A full set may still take the range: coalescing an unsorted set frees
 // slots, and a range that touches one already held needs no slot. Never
-// recurses into add(): one normalize, then a binary search.
+// recurses into add() more than once: one normalize, then a binary search.
 Status RangeSet::add_to_full(uint64_t start, uint64_t end) {
-    normalize();
-    if (n_ < cap_) return add(start, end);
+    if (!sorted_) {
+        normalize();
+        if (n_ < cap_) return add(start, end);
+    }
     size_t i = lower_bound(start);  // first range with end > start
     if (i > 0 && r_[i - 1].end == start) --i;
     if (i < n_ && r_[i].start <= end) {
@@ -67,14 +73,17 @@ Status RangeSet::add_to_full(uint64_t start, uint64_t end) {
         note_overlap(start, end, hit);
         if (start < hit.start) hit.start = start;
         if (end > hit.end) hit.end = end;
-        size_t next = i + 1, out = i + 1;
+        size_t next = i + 1;
         while (next < n_ && r_[next].start <= hit.end) {
             note_overlap(r_[next].start, r_[next].end, hit);
             if (r_[next].end > hit.end) hit.end = r_[next].end;
             ++next;
         }
-        while (next < n_) r_[out++] = r_[next++];
-        n_ = out;
+        if (next > i + 1) {  // close the gap the swallowed ranges left
+            size_t out = i + 1;
+            while (next < n_) r_[out++] = r_[next++];
+            n_ = out;
+        }
         return Status::ok();
     }
     return Status::error(Err::Capacity, "range set full (%zu ranges) at 0x%llx-0x%llx", cap_,

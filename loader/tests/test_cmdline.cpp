@@ -85,6 +85,33 @@ TEST(KhoParameters, ReportsKhoTurnedOff) {
     EXPECT_FALSE(e.kho_disabled);
 }
 
+// Regression (found by fuzz_memblock, loader/fuzz/regressions/memblock/
+// unbalanced-quote): after an odd number of '"' the kernel's next_arg()
+// reads everything appended as part of one quoted value, so kho=on and
+// reserve_mem= were silently lost while the state was handed over.
+TEST(KhoParameters, UnbalancedQuoteIsRefusedNotQuotedAway) {
+    Line l("console=ttyS0 dyndbg=\"file kho.c +p");
+    kho::KhoCmdlineEdits e;
+    kho::Status s = kho::add_kho_parameters(l.cl, nullptr, 0, &e);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.code(), Err::BadEntry);
+    EXPECT_STREQ(s.message(), "options have an unbalanced '\"': \"kho=on\" would be quoted away");
+    Line ok("dyndbg=\"file kho.c +p\" quiet");
+    ASSERT_TRUE(kho::add_kho_parameters(ok.cl, nullptr, 0, &e));
+    EXPECT_STREQ(ok.cl.c_str(), "dyndbg=\"file kho.c +p\" quiet kho=on");
+}
+
+// The kernel's isspace() separates parameters on \v, \f and 0xa0 too: a
+// kho=off behind one of them is a parameter of its own.
+TEST(KhoParameters, KernelBlanksSeparateWords) {
+    for (const char* text : {"a\vkho=off", "a\fkho=off", "a\xa0kho=off"}) {
+        Line l(text);
+        kho::KhoCmdlineEdits e;
+        ASSERT_TRUE(kho::add_kho_parameters(l.cl, nullptr, 0, &e));
+        EXPECT_TRUE(e.kho_disabled) << text;
+    }
+}
+
 TEST(KhoParameters, AddsMissingReserveMem) {
     ReserveMemRegion r[3] = {{"oops", 0x22000000, 1 << 20},
                              {"trace", 0x100000000, 3ull << 30},

@@ -6,6 +6,8 @@
 // then random maps against a page-by-page model.
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <string.h>
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 #include "abi/efi_memory.h"
 #include "loader/tests/range_printing.h"
 #include "loader/memory_plan.h"
+#include "loader/protection_plan.h"
 #include "loader/range_set.h"
 
 using kho::Conflict;
@@ -412,6 +415,133 @@ TEST(MemoryPlan, RandomMapsMatchThePageModel) {
                 uint64_t i = (a - kBase) / kPage;
                 EXPECT_TRUE(scr[i] && !is_ram(i)) << std::hex << a;
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The streaming planner (loader/protection_plan.h): protection per free
+// region, conflicts still range by range.
+
+struct Planner {
+    explicit Planner(const FwMap& map, const Set& scratch, size_t outside = 256)
+        : regions(map.count + 1), hulls(map.count + 1), out(outside),
+          planner(view = map.view(), scratch.set,
+                  kho::ProtectionStorage{regions.data(), hulls.data(), regions.size(), out.data(), out.size()}) {}
+    kho::FirmwareMemoryMap view;
+    std::vector<Range> regions, hulls, out;
+    kho::ProtectionPlanner planner;
+};
+
+kho::Status plan_streaming(const FwMap& map, const std::vector<Range>& preserved, const Set& scratch,
+                           Plan& p, uint64_t* calls_seen = nullptr) {
+    Planner pl(map, scratch);
+    KHO_TRY(pl.planner.begin());
+    for (const Range& r : preserved) KHO_TRY(pl.planner.add(r));
+    if (calls_seen) *calls_seen = pl.planner.ranges_seen();
+    std::vector<Range> work(2 * (map.count + scratch.set.size()) + 8);
+    return pl.planner.finish(work.data(), work.size(), p.plan);
+}
+
+TEST(ProtectionPlan, AHundredThousandScatteredPagesAreOneAllocation) {
+    FwMap map(ovmf_like());
+    Set scratch(8, {{0x4000000, 0x8000000}});
+    std::vector<Range> pages;
+    for (uint64_t i = 0; i < 100000; ++i)  // every other page from 4 GiB up, backwards
+        pages.push_back({0x100000000ull + (199999 - 2 * i) * kPage, 0x100000000ull + (200000 - 2 * i) * kPage});
+    Plan p;
+    kho::Status s = plan_streaming(map, pages, scratch, p);
+    ASSERT_TRUE(s) << s.message();
+    EXPECT_EQ(p.allocate.ranges(), (std::vector<Range>{{0x100001000ull, 0x100001000ull + 199999 * kPage}}));
+    EXPECT_EQ(p.plan.conflict_count, 0u);
+    EXPECT_EQ(p.overlaps.set.size(), 0u);
+}
+
+TEST(ProtectionPlan, HullsStopAtScratch) {
+    FwMap map(ovmf_like());
+    Set scratch(8, {{0x4000000, 0x8000000}});
+    Plan p;
+    ASSERT_TRUE(plan_streaming(map, {{0x2000000, 0x2001000}, {0x9000000, 0x9001000}}, scratch, p));
+    EXPECT_EQ(p.allocate.ranges(), (std::vector<Range>{{0x2000000, 0x4000000}, {0x8000000, 0x9001000}}));
+    EXPECT_EQ(p.scratch_free.ranges(), (std::vector<Range>{{0x4000000, 0x8000000}}));
+}
+
+TEST(ProtectionPlan, PreservedInScratchIsNamedExactly) {
+    FwMap map(ovmf_like());
+    Set scratch(8, {{0x4000000, 0x8000000}});
+    Plan p;
+    ASSERT_TRUE(plan_streaming(map, {{0x3fff000, 0x4002000}, {0x5000000, 0x5001000}}, scratch, p));
+    EXPECT_EQ(p.overlaps.ranges(), (std::vector<Range>{{0x4000000, 0x4002000}}));
+}
+
+// Against the exact planner and a page model on random maps: conflicts are
+// the same, range by range; what is allocated covers every preserved free
+// page, is free and outside scratch, and needs at most one call per free
+// region and scratch range.
+TEST(ProtectionPlan, RandomMapsAgreeWithTheExactPlan) {
+    std::mt19937_64 rng(77);
+    for (int round = 0; round < 150; ++round) {
+        SCOPED_TRACE(round);
+        std::vector<Desc> ds;
+        std::vector<uint32_t> type(kPages, 0xffffffff);
+        for (uint64_t pg = 0; pg < kPages;) {
+            uint64_t len = std::min<uint64_t>(kPages - pg, 1 + rng() % 200);
+            uint32_t t = rng() % 4 ? efi::kConventionalMemory
+                                   : (rng() % 2 ? efi::kBootServicesData : efi::kACPIMemoryNVS);
+            if (rng() % 8) {
+                ds.push_back({t, kBase + pg * kPage, len});
+                for (uint64_t i = pg; i < pg + len; ++i) type[i] = t;
+            }
+            pg += len;
+        }
+        std::shuffle(ds.begin(), ds.end(), rng);
+        FwMap map(ds);
+        std::vector<Range> preserved;
+        for (int i = 0, n = int(rng() % 300); i < n; ++i) {
+            uint64_t st = rng() % kPages, len = 1 + rng() % 4;
+            preserved.push_back({kBase + st * kPage, kBase + std::min(kPages, st + len) * kPage});
+        }
+        uint64_t sp = rng() % kPages;
+        Set scratch(4, {{kBase + sp * kPage, kBase + std::min(kPages, sp + 1 + rng() % 100) * kPage}});
+        Plan streamed(4096, 4096), exact(4096, 4096);
+        kho::Status s = plan_streaming(map, preserved, scratch, streamed);
+        ASSERT_TRUE(s) << s.message();
+        Set protect(4096, preserved);
+        ASSERT_TRUE(make_plan(map, protect, scratch, exact, 8192));
+
+        // Ranges touching scratch are overlaps, not conflicts, when streamed.
+        std::vector<Range> clear_of_scratch;
+        for (const Range& r : preserved)
+            if (!scratch.set.intersects(r.start, r.end)) clear_of_scratch.push_back(r);
+        Set clear(4096, clear_of_scratch);
+        Plan exact_clear(4096, 4096);
+        ASSERT_TRUE(make_plan(map, clear, scratch, exact_clear, 8192));
+        auto flat = [](const std::vector<Conflict>& cs) {
+            std::vector<std::tuple<uint64_t, uint64_t, uint32_t>> out;
+            for (const Conflict& c : cs) out.emplace_back(c.range.start, c.range.end, c.owner);
+            return out;
+        };
+        EXPECT_EQ(flat(streamed.conflicts()), flat(exact_clear.conflicts()));
+        EXPECT_EQ(streamed.plan.conflict_count, exact_clear.plan.conflict_count);
+        EXPECT_EQ(streamed.overlaps.set.size() != 0, exact.overlaps.set.size() != 0);
+        if (!exact.overlaps.ranges().empty()) {
+            EXPECT_TRUE(exact.overlaps.set.contains(streamed.overlaps.set[0].start, streamed.overlaps.set[0].end));
+        }
+        EXPECT_EQ(streamed.scratch_free.ranges(), exact_clear.scratch_free.ranges());
+        size_t regions = 0;
+        Set ram(64), free_mem(64);
+        ASSERT_TRUE(kho::firmware_ram(map.view(), ram.set, free_mem.set));
+        regions = free_mem.set.size();
+        EXPECT_LE(streamed.allocate.set.size(), regions + scratch.set.size());
+        // A state with conflicts is refused whatever is allocated; one
+        // without has every preserved page inside what is allocated.
+        if (exact_clear.plan.conflict_count == 0) {
+            for (const Range& r : exact_clear.allocate.ranges())
+                EXPECT_TRUE(streamed.allocate.set.contains(r.start, r.end)) << r;
+        }
+        for (const Range& r : streamed.allocate.ranges()) {
+            EXPECT_TRUE(free_mem.set.contains(r.start, r.end)) << r;
+            EXPECT_FALSE(scratch.set.intersects(r.start, r.end)) << r;
         }
     }
 }
