@@ -70,6 +70,9 @@ Fields (all but ``name`` optional):
   regular expressions: a protocol line matching one means the guest will
   do nothing more (default: ``KHOBOOT: halt .*``), so the run ends there
   and fails with that line instead of waiting for the timeout.
+  ``Run.interrupt_on`` regular expressions: a protocol line matching one
+  ends the run on purpose (QEMU killed mid-boot, as a power cut would), and
+  the run passes if its checks do.
   ``Run.firmware`` is "ovmf" (default) or "seabios" (QEMU's BIOS without
   pflash or ESP, for direct ``-kernel`` boots given in ``qemu_args``).
 * ``Scenario.tags``: protocol-line tags this scenario asserts on
@@ -238,6 +241,10 @@ class Run:
     before: Optional[Callable[["Context", int], None]] = None
     stop_on: list[str] = field(default_factory=lambda: [r"KHOBOOT: halt .*"])
     firmware: str = "ovmf"   # or "seabios": no UEFI, no ESP (direct -kernel boots)
+    # A protocol line matching one cuts the run off on purpose (QEMU is
+    # killed: a power cut, or a hang the watchdog resets); the run is then
+    # judged by its checks alone.
+    interrupt_on: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -8,14 +8,13 @@ second file, isa-debug-exit at 0xf4 so the guest ends QEMU with a status.
 """
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from . import inject, reaper
 from .bootchain import OVMF_CODE, Blob
 
 
@@ -27,6 +26,8 @@ class RunResult:
     cmdline: list[str]
     stderr: str
     stopped: bool = False   # ended early by the stop condition
+    aborted: str | None = None  # ended early: a watcher thread failed (why)
+    interrupted: bool = False   # stopped by a Run.interrupt_on line (the runner sets it)
 
 
 def command(esp: Path, vars_path: Path, serial_log: Path, debug_log: Path,
@@ -61,53 +62,67 @@ def command(esp: Path, vars_path: Path, serial_log: Path, debug_log: Path,
     return cmd + list(extra)
 
 
+class _Echo:
+    """Passes each complete serial line to `echo` as it appears (make demo
+    shows the chain live); the rest of the log when the run is over."""
+
+    def __init__(self, serial_log: Path, echo: Callable[[str], None] | None):
+        self.serial_log, self.echo, self.done = serial_log, echo, 0
+
+    def __call__(self, final: bool = False) -> None:
+        if not self.echo or not self.serial_log.exists():
+            return
+        text = self.serial_log.read_text(errors="replace")
+        end = len(text) if final else text.rfind("\n", self.done) + 1
+        for line in text[self.done:end].splitlines():
+            self.echo(line.rstrip("\r"))
+        self.done = max(self.done, end)
+
+
+def _wait(proc, serial_log: Path, timeout: float, stop, echo_new: _Echo, scope) -> tuple:
+    """Polls until QEMU exits, the timeout passes, `stop` fires or a
+    watcher aborts the scope: (status, stopped, aborted reason)."""
+    start = time.monotonic()
+    while True:
+        try:
+            return proc.wait(timeout=0.5), False, None
+        except subprocess.TimeoutExpired:
+            pass
+        inject.point("qemu:running")
+        echo_new()
+        if scope.aborted():
+            return None, False, scope.aborted()
+        if time.monotonic() - start > timeout:
+            return None, False, None
+        if stop and serial_log.exists() and stop(serial_log.read_text(errors="replace")):
+            return None, True, None
+
+
 def run(cmd: list[str], serial_log: Path, timeout: float,
         stop: Callable[[str], bool] | None = None,
         echo: Callable[[str], None] | None = None) -> RunResult:
-    """Runs QEMU until it exits, `timeout` passes (status None), or `stop`
+    """Runs QEMU until it exits, `timeout` passes (status None), `stop`
     returns True for the serial output so far (a guest that halted for
-    good: status None, stopped=True). `echo`, if given, receives each
-    complete serial line as it appears (make demo shows the chain live)."""
+    good: status None, stopped=True) or a watcher thread of the current
+    reaper scope aborts (status None, aborted=its reason). `echo`, if
+    given, receives each complete serial line as it appears.
+
+    QEMU is killed (and waited for) on every way out, an exception or
+    Ctrl-C included: it runs in its own session, so nothing else would."""
     start = time.monotonic()
-    echoed = 0  # bytes of the serial log already passed to `echo`
-
-    def echo_new(final: bool = False) -> None:
-        nonlocal echoed
-        if not echo or not serial_log.exists():
-            return
-        text = serial_log.read_text(errors="replace")
-        end = len(text) if final else text.rfind("\n", echoed) + 1
-        for line in text[echoed:end].splitlines():
-            echo(line.rstrip("\r"))
-        echoed = max(echoed, end)
-
-    # Own process group so a timeout kills QEMU and nothing else; output
-    # goes to files so a chatty QEMU can never block on a full pipe.
-    with open(serial_log.with_suffix(".qemu-out"), "w+") as out_f:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out_f, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        stopped = False
-        status = None
-        while True:
-            try:
-                status = proc.wait(timeout=0.5)
-                break
-            except subprocess.TimeoutExpired:
-                pass
-            echo_new()
-            if time.monotonic() - start > timeout:
-                break
-            if stop and serial_log.exists() and stop(serial_log.read_text(errors="replace")):
-                stopped = True
-                break
-        if status is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    scope = reaper.current()
+    echo_new = _Echo(serial_log, echo)
+    out_path = serial_log.with_suffix(".qemu-out")
+    # Output goes to a file so a chatty QEMU can never block on a full pipe.
+    with open(out_path, "w+") as out_f:
+        proc = scope.spawn(cmd, stdin=subprocess.DEVNULL, stdout=out_f, stderr=subprocess.STDOUT)
+        try:
+            status, stopped, aborted = _wait(proc, serial_log, timeout, stop, echo_new, scope)
+        finally:
+            scope.kill(proc)
+            out_path.unlink(missing_ok=True)   # open: still readable below
         echo_new(final=True)
         out_f.seek(0)
         out = out_f.read()
-    serial_log.with_suffix(".qemu-out").unlink()
-    err = ""
-    secs = time.monotonic() - start
     serial = serial_log.read_text(errors="replace") if serial_log.exists() else ""
-    return RunResult(status, secs, serial, cmd, (out or "") + (err or ""), stopped)
+    return RunResult(status, time.monotonic() - start, serial, cmd, out, stopped, aborted)

@@ -37,10 +37,8 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import struct
 import sys
-import threading
 import time
 import uuid
 import zlib
@@ -49,7 +47,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib.bootchain import (EXIT_FAIL, EXIT_PASS, Blob, Count, Custom, Entry, EspFile, InOrder,  # noqa: E402
                            Line, NoLine, Requirement, Run, Scenario, ScenarioError)
-from lib import ovmf_vars  # noqa: E402
+from lib import inject, ovmf_vars, reaper  # noqa: E402
+from lib.gdbstub import GdbStub  # noqa: E402
+from lib.qmp import QmpClient  # noqa: E402
 from lib.ranges import coalesce  # noqa: E402
 from lib.tk_cmdline import make_initrd, tk_options, tk_with  # noqa: E402
 
@@ -284,7 +284,13 @@ def manifest(st: State, entries) -> bytes:
     return head(zlib.crc32(head(0) + body)) + body
 
 
-# --- RAM before and after: QMP ----------------------------------------------------
+# --- RAM before and after: QMP (scripts/lib/qmp.py) and GDB (scripts/lib/gdbstub.py) ---
+# The watchers run in threads of the runner's reaper scope (scripts/lib/reaper.py):
+# the runner joins them after each run, and a watcher that fails aborts the
+# run at once (its reason is the scenario's failure) rather than leave a VM
+# paused by -S until the run's timeout. Fault injection points
+# (BOOTCHAIN_INJECT, scripts/lib/inject.py) let scripts/test-runner make a
+# watcher fail at each stage.
 
 class RamWatch:
     """Starts QEMU paused (-S) with a QMP socket; when the QMP socket is up,
@@ -300,6 +306,7 @@ class RamWatch:
         self.index = index
         self.sock_path = ctx.workdir / f"qmp{index}.sock"
         self.result = ctx.workdir / f"ram-check{index}.json"
+        self.scope = None
         run.qemu_args += ["-qmp", f"unix:{self.sock_path},server=on,wait=off", "-S"]
         run.stop_on = []          # the watcher ends QEMU itself after the dump
         run.expect_exit = 0
@@ -309,52 +316,21 @@ class RamWatch:
     def start(self, ctx, run_index: int) -> None:
         if self.previous:
             self.previous(ctx, run_index)
-        threading.Thread(target=self._main, daemon=True).start()
+        self.scope = reaper.current()
+        self.scope.start_thread(self._main, f"{type(self).__name__}{self.index}")
 
-    def _qmp(self, sock, name, **args):
-        msg = {"execute": name}
-        if args:
-            msg["arguments"] = args
-        sock.sendall(json.dumps(msg).encode() + b"\n")
-        while True:
-            while b"\n" not in self.buf:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    raise RuntimeError("QMP connection closed")
-                self.buf += chunk
-            line, self.buf = self.buf.split(b"\n", 1)
-            reply = json.loads(line)
-            if "event" in reply:
-                continue
-            if "error" in reply:
-                raise RuntimeError(f"QMP {name}: {reply['error'].get('desc')}")
-            return reply.get("return")
+    def _connect(self) -> QmpClient:
+        qmp = QmpClient(self.sock_path, cancel=self.scope.cancel)
+        inject.point("ramwatch:connected")
+        return qmp
 
-    def _save(self, sock, tag: str) -> list[Path]:
+    def _save(self, qmp: QmpClient, tag: str) -> list[Path]:
         files = []
         for i, (s, e) in enumerate(self.ranges):
             f = self.work / f"ram{self.index}-{tag}-{i}.bin"
-            self._qmp(sock, "pmemsave", val=s, size=e - s, filename=str(f))
+            qmp.execute("pmemsave", val=s, size=e - s, filename=str(f))
             files.append(f)
         return files
-
-    def _connect_qmp(self):
-        deadline = time.monotonic() + 30
-        while True:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.connect(str(self.sock_path))
-                break
-            except OSError:
-                sock.close()
-                if time.monotonic() > deadline:
-                    raise RuntimeError("QMP socket never came up")
-                time.sleep(0.05)
-        while b"\n" not in self.buf:
-            self.buf += sock.recv(65536)   # greeting
-        self.buf = self.buf.split(b"\n", 1)[1]
-        self._qmp(sock, "qmp_capabilities")
-        return sock
 
     def _lines(self) -> list[str]:
         serial = self.work / f"run{self.index}-serial.log"
@@ -374,7 +350,8 @@ class RamWatch:
                     return line
             if time.monotonic() > deadline:
                 raise RuntimeError(f"no line /{rx.pattern}/ within {timeout:.0f} s")
-            time.sleep(0.02)
+            if self.scope.cancel.wait(0.02):     # the run is over: stop looking
+                raise RuntimeError(f"run ended before a line /{rx.pattern}/")
 
     def _compare(self, before, after, placed, at: str) -> dict:
         """Byte comparison of each preserved range, leaving out what khoboot
@@ -401,28 +378,40 @@ class RamWatch:
             return {"ok": False, "reason": f"preserved bytes changed at {', '.join(changed[:3])}"}
         return {"ok": True, "ranges": len(self.ranges), "bytes": total, "at": at}
 
+    def _failed(self, exc: Exception) -> dict:
+        """The verdict for a watcher that could not finish. While QEMU still
+        runs, the run is aborted with the same reason (else a VM paused by
+        -S or by the debugger would wait for the run's timeout, and the
+        reason would read "timeout"); once the run is over, the check
+        reports the verdict."""
+        verdict = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"}
+        if not self.scope.cancel.is_set():
+            self.scope.abort(f"RAM check: {verdict['reason']}")
+        return verdict
+
     def _main(self) -> None:
         verdict = {"ok": False, "reason": "watcher did not finish"}
-        self.buf = b""
-        sock = None
+        qmp, done = None, False
         try:
-            sock = self._connect_qmp()
-            before = self._save(sock, "before")
-            self._qmp(sock, "cont")
+            qmp = self._connect()
+            before = self._save(qmp, "before")
+            inject.point("ramwatch:before-saved")
+            qmp.execute("cont")
+            inject.point("ramwatch:continued")
             seen = self._wait_line(self.until, 120)
-            self._qmp(sock, "stop")
-            after = self._save(sock, "after")
-            verdict = self._compare(before, after, [], seen)
-        except Exception as exc:  # reported by the check, never lost
-            verdict = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"}
+            inject.point("ramwatch:line")
+            qmp.execute("stop")
+            after = self._save(qmp, "after")
+            inject.point("ramwatch:stopped")
+            verdict, done = self._compare(before, after, [], seen), True
+        except Exception as exc:  # reported by the run or the check, never lost
+            verdict = self._failed(exc)
         finally:
             self.result.write_text(json.dumps(verdict))
-            if sock is not None:
-                try:
-                    self._qmp(sock, "quit")
-                except Exception:
-                    pass
-                sock.close()
+            if qmp is not None:
+                if done:
+                    qmp.quit()            # the run ends with exit status 0
+                qmp.close()               # failed: the aborted run kills QEMU
 
     def check(self) -> Custom:
         def fn(_lines):
@@ -435,54 +424,6 @@ class RamWatch:
                   f"before the firmware and after '{v['at']}'", flush=True)
             return None
         return Custom(fn, "preserved RAM unchanged")
-
-
-class GdbStub:
-    """The few GDB remote-protocol packets (QEMU -gdb) it takes to stop a
-    guest at one address: QEMU stops the VM when a debugger connects; then
-    a breakpoint, continue, wait for the stop, remove it and detach (which
-    resumes the VM)."""
-
-    def __init__(self, path: Path, timeout: float = 10):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(str(path))
-        self.buf = b""
-
-    def send(self, data: str) -> None:
-        self.sock.sendall(f"${data}#{sum(data.encode()) & 0xFF:02x}".encode())
-
-    def packet(self, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            i = self.buf.find(b"$")
-            j = self.buf.find(b"#", i + 1) if i >= 0 else -1
-            if i >= 0 and j >= 0 and len(self.buf) >= j + 3:
-                data = self.buf[i + 1:j].decode(errors="replace")
-                self.buf = self.buf[j + 3:]
-                self.sock.sendall(b"+")
-                return data
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise RuntimeError("gdb stub: no reply")
-            self.sock.settimeout(left)
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise RuntimeError("gdb stub: connection closed")
-            self.buf += chunk
-
-    def command(self, data: str, timeout: float = 10) -> str:
-        """Sends `data` and returns its reply. Stop notifications (T../S..)
-        QEMU sends on its own, e.g. when the connection stopped the VM,
-        are skipped unless the command itself asks for a stop reason."""
-        self.send(data)
-        while True:
-            reply = self.packet(timeout)
-            if data == "?" or not reply.startswith(("T", "S")):
-                return reply
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def jump_symbol_offset(root: Path) -> int:
@@ -518,30 +459,38 @@ class JumpWatch(RamWatch):
         conf.write_text(f"default {ctx.scenario.entries[0].name}\ntimeout 1\n")
         ctx.scenario.esp_files.append(EspFile(str(conf), "loader/loader.conf"))
 
+    def _jump_address(self) -> int:
+        base = [l for l in self._lines() if l.startswith("KHOBOOT: image base=")]
+        if not base:
+            raise RuntimeError("no 'KHOBOOT: image base=' line")
+        return int(base[0].split()[2].split("=")[1], 16) + self.offset
+
+    def _stop_at(self, gdb: GdbStub, addr: int) -> None:
+        """Breakpoint at addr, continue, wait until the CPU is there."""
+        reply = gdb.command(f"Z0,{addr:x},1")
+        if reply != "OK":
+            raise RuntimeError(f"gdb stub: breakpoint at 0x{addr:x}: {reply!r}")
+        inject.point("jumpwatch:breakpoint")
+        gdb.send("c")
+        stop = gdb.packet(120)
+        if not stop.startswith(("T05", "S05")):
+            raise RuntimeError(f"unexpected stop {stop!r}")
+
     def _main(self) -> None:
         verdict = {"ok": False, "reason": "watcher did not finish"}
-        self.buf = b""
-        sock = gdb = None
+        qmp = gdb = None
         try:
-            sock = self._connect_qmp()
-            before = self._save(sock, "before")
-            self._qmp(sock, "cont")
+            qmp = self._connect()
+            before = self._save(qmp, "before")
+            inject.point("ramwatch:before-saved")
+            qmp.execute("cont")
             self._wait_line(self.until, 120)
-            base = [l for l in self._lines() if l.startswith("KHOBOOT: image base=")]
-            if not base:
-                raise RuntimeError("no 'KHOBOOT: image base=' line")
-            addr = int(base[0].split()[2].split("=")[1], 16) + self.offset
-            gdb = GdbStub(self.gdb_path)          # connecting stops the VM
-            reply = gdb.command(f"Z0,{addr:x},1")
-            if reply != "OK":
-                gdb.command("D")
-                raise RuntimeError(f"gdb stub: breakpoint at 0x{addr:x}: {reply!r}")
-            gdb.send("c")
-            stop = gdb.packet(120)
-            if not stop.startswith(("T05", "S05")):
-                gdb.command("D")
-                raise RuntimeError(f"unexpected stop {stop!r}")
-            after = self._save(sock, "after")
+            addr = self._jump_address()
+            gdb = GdbStub(self.gdb_path, cancel=self.scope.cancel)   # connecting stops the VM
+            inject.point("jumpwatch:gdb")
+            self._stop_at(gdb, addr)
+            inject.point("jumpwatch:stopped")
+            after = self._save(qmp, "after")
             lines = self._lines()
             if not any(l.startswith("KHOBOOT: jump ") for l in lines):
                 raise RuntimeError(f"stopped at 0x{addr:x} before any 'KHOBOOT: jump' line")
@@ -549,16 +498,13 @@ class JumpWatch(RamWatch):
             verdict = self._compare(before, after, placed, "khoboot_enter_linux64")
             gdb.command(f"z0,{addr:x},1")
             gdb.command("D")                     # resumes the VM
-        except Exception as exc:
-            verdict = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"}
+        except Exception as exc:  # reported by the run or the check, never lost
+            verdict = self._failed(exc)
         finally:
             self.result.write_text(json.dumps(verdict))
-            for c in (gdb, sock):
+            for c in (gdb, qmp):
                 if c is not None:
-                    try:
-                        c.close()
-                    except Exception:
-                        pass
+                    c.close()
 
 
 # --- checks -------------------------------------------------------------------------
