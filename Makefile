@@ -55,9 +55,10 @@ TOOL_SRCS := $(wildcard loader/tools/*.cpp)
 TOOL_HDRS := $(wildcard loader/tools/*.h)
 $(HOST)/khotool: $(TOOL_SRCS:%.cpp=$(HOST)/%.o) $(HOST)/libkhocore.a
 	$(HOST_CXX) $(HOST_OPT) -o $@ $^ -lfdt
+KHOBOOT_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 $(HOST)/loader/tools/%.o: loader/tools/%.cpp $(CORE_HDRS) $(TOOL_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(HOST_CXX) -std=c++20 $(WARN) -I. $(HOST_OPT) -c $< -o $@
+	$(HOST_CXX) -std=c++20 $(WARN) -I. $(HOST_OPT) -DKHOBOOT_VERSION='"$(KHOBOOT_VERSION)"' -c $< -o $@
 
 # --- host tests (GoogleTest) -----------------------------------------------
 TEST_SRCS := $(wildcard loader/tests/*.cpp)

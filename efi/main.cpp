@@ -25,6 +25,7 @@
 #include "../loader/handover_descriptor.h"
 #include "../loader/kernel_placement.h"
 #include "../loader/kho_fdt_reader.h"
+#include "../loader/loader_limits.h"
 #include "../loader/memory_plan.h"
 #include "../loader/protected_set.h"
 #include "../loader/protection_plan.h"
@@ -60,14 +61,14 @@ namespace x86 = kho::abi::x86;
 namespace efi = kho::abi::efi;
 
 // --- the arena: all working storage, in the image ------------------------
-constexpr size_t kMapBytes = 96 * 1024;
+constexpr size_t kMapBytes = kho::limits::kMapBytes;
 // Before the state is protected only the arena can be used: the planner's
 // storage grows with the firmware map (kMapDescriptors), the refused
 // state's coarse extent with it, plus the conflicting ranges it names.
 constexpr size_t kMapDescriptors = kMapBytes / sizeof(efi::MemoryDescriptor);
-constexpr size_t kOutsideRanges = 1 << 12;
+constexpr size_t kOutsideRanges = kho::limits::kOutsideRanges;
 constexpr size_t kProtectRanges = kMapDescriptors + kOutsideRanges + 64;
-constexpr size_t kVisitedSlots = 1 << 15;
+constexpr size_t kVisitedSlots = kho::limits::kVisitedPages;
 constexpr size_t kMaxEntries = 64;
 constexpr size_t kMapSlack = 64;  // descriptors our own allocations may add
 constexpr size_t kReserveLinesMax = 512;

@@ -50,10 +50,46 @@ Status RangeSet::add(uint64_t start, uint64_t end) {
         }
     }
     if (n_ == cap_) return add_to_full(start, end);
+    // Nearly full and out of order: insert in place. Appending would
+    // unsort the set, and a set hovering below capacity would then be
+    // re-sorted at almost every add.
+    if (!in_order && n_ + n_ / 16 >= cap_) return insert_sorted(start, end);
     r_[n_++] = Range{start, end};
     // Only an appended range can unsort the set: a full set stays sorted
     // and answers each add in O(log n) (add_to_full).
     if (!in_order) sorted_ = false;
+    return Status::ok();
+}
+
+// Sorted set, free slot: merge into a touching range or shift the tail up.
+Status RangeSet::insert_sorted(uint64_t start, uint64_t end) {
+    size_t i = lower_bound(start);
+    if ((i > 0 && r_[i - 1].end == start) || (i < n_ && r_[i].start <= end)) return merge_at(i, start, end);
+    for (size_t j = n_; j > i; --j) r_[j] = r_[j - 1];
+    r_[i] = Range{start, end};
+    ++n_;
+    return Status::ok();
+}
+
+// [start, end) touches r_[i] or r_[i - 1] (lower_bound(start) == i):
+// widen that range and swallow the ranges it now reaches.
+Status RangeSet::merge_at(size_t i, uint64_t start, uint64_t end) {
+    if (i > 0 && r_[i - 1].end == start) --i;
+    Range& hit = r_[i];
+    note_overlap(start, end, hit);
+    if (start < hit.start) hit.start = start;
+    if (end > hit.end) hit.end = end;
+    size_t next = i + 1;
+    while (next < n_ && r_[next].start <= hit.end) {
+        note_overlap(r_[next].start, r_[next].end, hit);
+        if (r_[next].end > hit.end) hit.end = r_[next].end;
+        ++next;
+    }
+    if (next > i + 1) {  // close the gap the swallowed ranges left
+        size_t out = i + 1;
+        while (next < n_) r_[out++] = r_[next++];
+        n_ = out;
+    }
     return Status::ok();
 }
 
@@ -66,26 +102,7 @@ Status RangeSet::add_to_full(uint64_t start, uint64_t end) {
         if (n_ < cap_) return add(start, end);
     }
     size_t i = lower_bound(start);  // first range with end > start
-    if (i > 0 && r_[i - 1].end == start) --i;
-    if (i < n_ && r_[i].start <= end) {
-        // [start, end) touches r_[i]; it may also swallow the ranges after it.
-        Range& hit = r_[i];
-        note_overlap(start, end, hit);
-        if (start < hit.start) hit.start = start;
-        if (end > hit.end) hit.end = end;
-        size_t next = i + 1;
-        while (next < n_ && r_[next].start <= hit.end) {
-            note_overlap(r_[next].start, r_[next].end, hit);
-            if (r_[next].end > hit.end) hit.end = r_[next].end;
-            ++next;
-        }
-        if (next > i + 1) {  // close the gap the swallowed ranges left
-            size_t out = i + 1;
-            while (next < n_) r_[out++] = r_[next++];
-            n_ = out;
-        }
-        return Status::ok();
-    }
+    if ((i > 0 && r_[i - 1].end == start) || (i < n_ && r_[i].start <= end)) return merge_at(i, start, end);
     return Status::error(Err::Capacity, "range set full (%zu ranges) at 0x%llx-0x%llx", cap_,
                          (unsigned long long)start, (unsigned long long)end);
 }

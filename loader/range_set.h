@@ -66,6 +66,8 @@ public:
 
 private:
     Status add_to_full(uint64_t start, uint64_t end);
+    Status insert_sorted(uint64_t start, uint64_t end);
+    Status merge_at(size_t i, uint64_t start, uint64_t end);
     void note_overlap(uint64_t start, uint64_t end, const Range& held);
 
     Range* r_;

@@ -294,6 +294,31 @@ TEST(RangeSet, FullSetStillTakesRangesThatTouchWhatItHolds) {
 }
 
 // Regression (issue 9, defect 3): a wrapped end was dropped as "empty".
+// A set near or at capacity takes ranges by appending, inserting in
+// place, or merging into what it holds; whatever path an add takes, the
+// set holds exactly the ranges added so far, and a Capacity error leaves
+// it as it was before that add.
+TEST(RangeSet, NearlyFullSetsMatchTheModel) {
+    std::mt19937_64 rng(11);
+    for (int round = 0; round < 400; ++round) {
+        size_t cap = 2 + rng() % 40;
+        Set s(cap);
+        Model m;
+        for (int i = 0; i < 120; ++i) {
+            uint64_t a = rng() % kUniverse, len = 1 + rng() % 5;
+            uint64_t e = std::min(kUniverse, a + len);
+            kho::Status st = s.rs.add(a, e);
+            if (!st) {
+                ASSERT_EQ(st.code(), Err::Capacity);
+                break;
+            }
+            m.add(a, e);
+        }
+        s.rs.normalize();
+        ASSERT_EQ(s.ranges(), m.ranges()) << "round " << round;
+    }
+}
+
 TEST(RangeSet, WrappedRangeIsAnErrorNotDropped) {
     Set s(2);
     kho::Status st = s.rs.add(0xfffffffffffff000ull, 0);

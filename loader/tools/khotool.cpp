@@ -6,6 +6,10 @@
 #include "inspect.h"
 #include "synth.h"
 
+#ifndef KHOBOOT_VERSION
+#define KHOBOOT_VERSION "dev"
+#endif
+
 namespace {
 
 struct Command {
@@ -21,8 +25,10 @@ constexpr Command kCommands[] = {
 };
 
 int usage(FILE* out) {
-    std::fprintf(out, "usage: khotool COMMAND [ARGS]\n\ncommands:\n");
+    std::fprintf(out, "usage: khotool COMMAND [ARGS]\n"
+                      "       khotool -h|--help|--version\n\ncommands:\n");
     for (const Command& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.help);
+    std::fprintf(out, "\n'khotool COMMAND --help' describes each.\n");
     return out == stderr ? 2 : 0;
 }
 
@@ -30,9 +36,15 @@ int usage(FILE* out) {
 
 int main(int argc, char** argv) {
     if (argc < 2) return usage(stderr);
-    if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help")) return usage(stdout);
+    const char* a = argv[1];
+    if (!std::strcmp(a, "-h") || !std::strcmp(a, "--help") || !std::strcmp(a, "help"))
+        return usage(stdout);
+    if (!std::strcmp(a, "--version") || !std::strcmp(a, "-V")) {
+        std::printf("khotool %s\n", KHOBOOT_VERSION);
+        return 0;
+    }
     for (const Command& c : kCommands)
-        if (!std::strcmp(argv[1], c.name)) return c.run(argc - 2, argv + 2);
-    std::fprintf(stderr, "khotool: unknown command '%s'\n", argv[1]);
+        if (!std::strcmp(a, c.name)) return c.run(argc - 2, argv + 2);
+    std::fprintf(stderr, "khotool: unknown %s '%s'\n", a[0] == '-' ? "option" : "command", a);
     return usage(stderr);
 }
