@@ -233,6 +233,52 @@ Status format_reserve_mem(const ReserveMemRegion& r, char* out, size_t out_size)
     return Status::ok();
 }
 
+namespace {
+
+// lib/cmdline.c memparse() over [*s, end): simple_strtoull() base 0 ("0x"
+// hex, "0" octal, else decimal), then an optional K/M/G/T/P/E suffix.
+// Advances *s past what it read.
+uint64_t memparse_span(const char** s, const char* end) {
+    const char* p = *s;
+    unsigned base = 10;
+    if (p < end && *p == '0') {
+        base = 8;
+        if (p + 1 < end && (p[1] == 'x' || p[1] == 'X')) base = 16, p += 2;
+    }
+    uint64_t v = 0;
+    for (; p < end; p++) {
+        unsigned d = *p >= '0' && *p <= '9' ? unsigned(*p - '0')
+                     : (*p | 0x20) >= 'a' && (*p | 0x20) <= 'f' ? unsigned((*p | 0x20) - 'a' + 10) : 99;
+        if (d >= base) break;
+        v = v * base + d;
+    }
+    const char* suffixes = "kmgtpe";
+    for (unsigned i = 0; p < end && suffixes[i]; i++)
+        if ((*p | 0x20) == suffixes[i]) {
+            v <<= 10 * (i + 1);
+            p++;
+            break;
+        }
+    *s = p;
+    return v;
+}
+
+// Does a reserve_mem= value "<size>:<align>:<name>" name `name` the way
+// mm/memblock.c reserve_mem() reads it? A word the kernel would refuse
+// revives nothing, so it does not count as present.
+bool reserve_mem_names(const char* v, size_t vn, const char* name, size_t nn) {
+    const char* end = v + vn;
+    const char* p = v;
+    if (memparse_span(&p, end) == 0 || p == v || p == end || *p != ':') return false;
+    ++p;
+    memparse_span(&p, end);
+    if (p == end || *p != ':') return false;
+    ++p;
+    return size_t(end - p) == nn && memcmp(p, name, nn) == 0;
+}
+
+}  // namespace
+
 Status add_kho_parameters(CommandLine& cmdline, const ReserveMemRegion* regions, size_t count,
                           KhoCmdlineEdits* edits) {
     *edits = KhoCmdlineEdits{};
@@ -250,7 +296,7 @@ Status add_kho_parameters(CommandLine& cmdline, const ReserveMemRegion* regions,
             const char* v;
             size_t vn;
             if (!word_is(w, wn, "reserve_mem", &v, &vn)) return false;
-            return vn > nn && v[vn - nn - 1] == ':' && memcmp(v + vn - nn, regions[i].name, nn) == 0;
+            return reserve_mem_names(v, vn, regions[i].name, nn);
         });
         if (present) continue;
         char param[80];

@@ -9,6 +9,9 @@ FUZZ_FLAGS := -std=c++20 -O1 -g -I. -fsanitize=fuzzer,address,undefined \
 FUZZ_CORE_OBJS := $(CORE_SRCS:%.cpp=$(FUZZ)/%.o)
 FUZZ_TARGETS := $(patsubst loader/fuzz/%.cpp,$(FUZZ)/%,$(wildcard loader/fuzz/fuzz_*.cpp))
 FUZZ_SECONDS ?= 600
+# The core objects are inputs of every target, not intermediates: keep them
+# so a second `make fuzz-build` relinks nothing.
+.PRECIOUS: $(FUZZ)/loader/%.o
 
 $(FUZZ)/loader/%.o: loader/%.cpp $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

@@ -124,6 +124,26 @@ TEST(KhoParameters, AddsMissingReserveMem) {
     EXPECT_EQ(e.added_reserve_mem, 2u);
 }
 
+// Regression (found by fuzz_memblock): a reserve_mem= word the kernel's
+// reserve_mem() refuses (here a size of "1" followed by ":M4096") named
+// the region, so the loader added none and the region was not revived.
+TEST(KhoParameters, MalformedReserveMemDoesNotCount) {
+    ReserveMemRegion r[1] = {{"oops", 0x22000000, 1 << 20}};
+    for (const char* bad : {"reserve_mem=1:M4096:oops", "reserve_mem=1M:;096:oops", "reserve_mem=0:64:oops",
+                            "reserve_mem=:64:oops", "reserve_mem=1M:64oops"}) {
+        Line l(bad);
+        kho::KhoCmdlineEdits e;
+        ASSERT_TRUE(kho::add_kho_parameters(l.cl, r, 1, &e));
+        EXPECT_EQ(e.added_reserve_mem, 1u) << bad;
+    }
+    for (const char* good : {"reserve_mem=1M:4096:oops", "reserve_mem=0x100000:0:oops", "reserve_mem=1m:010:oops"}) {
+        Line l(good);
+        kho::KhoCmdlineEdits e;
+        ASSERT_TRUE(kho::add_kho_parameters(l.cl, r, 1, &e));
+        EXPECT_EQ(e.added_reserve_mem, 0u) << good;
+    }
+}
+
 TEST(KhoParameters, FormatsSizesAndAlignment) {
     char out[80];
     ASSERT_TRUE(kho::format_reserve_mem({"a", 0x40000000, 2ull << 30}, out, sizeof(out)));
