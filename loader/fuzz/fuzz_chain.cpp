@@ -49,6 +49,8 @@
 #include "loader/kho_fdt_reader.h"
 #include "loader/memory_plan.h"
 #include "loader/protected_set.h"
+#include "loader/loader_limits.h"
+#include "loader/protection_plan.h"
 #include "loader/state_verify.h"
 
 namespace {
@@ -195,6 +197,34 @@ struct Chain {
     bool allocated = false;  // the protected ranges are LoaderData now (g_map2)
 };
 
+// Pass 1 of khoboot's protect_state(): the state streamed through the
+// ProtectionPlanner; its allocations land in g_hull_set. At most one piece
+// per free region and scratch range, whatever the fragmentation.
+Range g_free_regions[fz::kEfiMapBytes / sizeof(efi::MemoryDescriptor)];
+Range g_hulls[fz::kEfiMapBytes / sizeof(efi::MemoryDescriptor)];
+Range g_outside[limits::kOutsideRanges];
+Range g_hull_storage[fz::kEfiMapBytes / sizeof(efi::MemoryDescriptor) + 2 * abi::descriptor::kMaxScratch];
+RangeSet g_hull_set{g_hull_storage, sizeof(g_hull_storage) / sizeof(g_hull_storage[0])};
+Range g_sf_storage[fz::kEfiScratchFree], g_ov_storage[fz::kEfiOverlaps];
+Conflict g_conflicts2[fz::kEfiConflicts];
+
+Status plan_streaming(fz::FirmwareMem& mem, Chain& c, const ProtectOptions& options) {
+    ProtectionStorage st{g_free_regions, g_hulls, sizeof(g_hulls) / sizeof(g_hulls[0]), g_outside,
+                         limits::kOutsideRanges};
+    ProtectionPlanner planner(view_of(g_map0), c.scratch, st);
+    KHO_TRY(planner.begin());
+    static uint64_t slots[fz::kEfiVisitedSlots];
+    memset(slots, 0, sizeof(slots));
+    PageSet visited(slots, fz::kEfiVisitedSlots);
+    KHO_TRY(decode_state(mem, g_state, options, visited, planner, nullptr));
+    KHO_TRY(add_state_blobs(planner, g_state, options));
+    RangeSet sf(g_sf_storage, fz::kEfiScratchFree), ov(g_ov_storage, fz::kEfiOverlaps);
+    MemoryPlan plan{&g_hull_set, &sf, &ov, g_conflicts2, fz::kEfiConflicts};
+    KHO_TRY(planner.finish(g_work, fz::kEfiWorkRanges, plan));
+    CHECK(g_hull_set.size() <= g_map0.size() + c.scratch.size());
+    return plan_verdict(plan);
+}
+
 // protect_state(): validate, decode, plan, allocate.
 Status protect_state(Chain& c, const HandoverDescriptor& d) {
     fz::FirmwareMem& mem = *c.mem;
@@ -274,13 +304,19 @@ Status protect_state(Chain& c, const HandoverDescriptor& d) {
         CHECK(c.scratch.contains(r.start, r.end) && free0.contains(r.start, r.end) &&
               !c.protect.intersects(r.start, r.end));
 
-    if (plan.conflict_count) return Status::error(Err::Conflict, "conflict");
-    if (c.overlaps.size()) return Status::error(Err::Overlap, "overlap");
-    if (!plan.bad_scratch.empty()) return Status::error(Err::BadProperty, "bad scratch");
+    Status exact = plan_verdict(plan);
+    Status streamed = plan_streaming(mem, c, options);
+    // The streaming planner khoboot protects with reaches the same verdict.
+    CHECK(streamed.is_ok() == exact.is_ok());
+    if (!exact) return exact;
+    CHECK(streamed.code() == Err::Ok);
+    for (const Range& r : c.protect) CHECK(g_hull_set.contains(r.start, r.end));
+    for (const Range& r : g_hull_set)
+        CHECK(free0.contains(r.start, r.end) && !c.scratch.intersects(r.start, r.end));
 
-    // AllocatePages(AllocateAddress) per range: the firmware's next map.
+    // AllocatePages(AllocateAddress) per hull: the firmware's next map.
     std::vector<Cut> cuts;
-    for (const Range& r : c.allocate) cuts.push_back({r, efi::kLoaderData});
+    for (const Range& r : g_hull_set) cuts.push_back({r, efi::kLoaderData});
     carve(g_map0, cuts, g_map2);
     c.allocated = true;
     return Status::ok();

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loader/loader_limits.h"
 #include "loader/memory_plan.h"
 #include "loader/page_set.h"
 #include "loader/phys_mem.h"
@@ -30,7 +31,7 @@ namespace kho::fuzz {
 // efi/main.cpp's arena (keep in step with it): the fuzzers run the core
 // with exactly the storage the EFI app gives it.
 inline constexpr size_t kEfiProtectRanges = 1 << 15;  // kProtectRanges: protect, allocate
-inline constexpr size_t kEfiVisitedSlots = 1 << 15;   // kVisitedSlots
+inline constexpr size_t kEfiVisitedSlots = limits::kVisitedPages;
 inline constexpr size_t kEfiRamRanges = 1024;         // g_ram_ranges (EfiPhysMem)
 inline constexpr size_t kEfiWorkRanges = 1 << 13;     // g_work
 inline constexpr size_t kEfiScratchFree = 512;        // g_scratch_free
@@ -38,7 +39,7 @@ inline constexpr size_t kEfiOverlaps = 512;           // g_overlaps
 inline constexpr size_t kEfiConflicts = 8;            // g_conflicts
 inline constexpr size_t kEfiMapRanges = 1024;         // g_free, g_fw_ram (arena)
 inline constexpr size_t kEfiDataSpace = 1 << 13;      // g_data_space (arena)
-inline constexpr size_t kEfiMapBytes = 96 * 1024;     // kMapBytes
+inline constexpr size_t kEfiMapBytes = limits::kMapBytes;
 inline constexpr size_t kEfiMapSlack = 64;            // kMapSlack
 inline constexpr size_t kEfiMemblockFdt = 64 * 1024;  // g_memblock_fdt
 inline constexpr size_t kEfiReserveRegions = 8;       // g_regions
