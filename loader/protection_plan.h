@@ -68,7 +68,7 @@ public:
     uint64_t overlap_count() const { return overlap_count_; }
 
 private:
-    const FirmwareMemoryMap& map_;
+    FirmwareMemoryMap map_;  // a view: copied, so a temporary view is safe
     const RangeSet& scratch_;
     ProtectionStorage st_;
     RangeSet regions_;

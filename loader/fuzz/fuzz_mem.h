@@ -199,11 +199,34 @@ private:
 // What both map-decoder targets decode into, with the EFI app's storage:
 // one protected set of kEfiProtectRanges for blocks and map pages (as
 // protect_state() feeds it) and kEfiVisitedSlots visited slots.
+// Stops the walk at the first page claimed twice, as collect_protected()
+// does in the loader: a hostile map may repeat one claim millions of times.
+class FirstClaimSink : public PreservedMemorySink {
+public:
+    FirstClaimSink(PreservedMemorySink& next, const RangeSet& set) : next_(next), set_(set) {}
+    Status blocks(uint64_t phys, unsigned order, uint64_t count) override {
+        KHO_TRY(next_.blocks(phys, order, count));
+        return verdict();
+    }
+    Status metadata(uint64_t phys, uint64_t size) override {
+        KHO_TRY(next_.metadata(phys, size));
+        return verdict();
+    }
+
+private:
+    Status verdict() const {
+        return set_.first_overlap().empty() ? Status::ok() : Status::error(Err::BadMap, "claimed twice");
+    }
+    PreservedMemorySink& next_;
+    const RangeSet& set_;
+};
+
 class DecodeTarget {
 public:
     explicit DecodeTarget(const PhysMem& mem)
         : protect_(g_protect, kEfiProtectRanges), visited_(g_slots, kEfiVisitedSlots),
-          into_set_(protect_, protect_), steps_(into_set_, mem, kEfiVisitedSlots) {}
+          into_set_(protect_, protect_), guard_(into_set_, protect_),
+          steps_(guard_, mem, kEfiVisitedSlots) {}
     PageSet& visited() { return visited_; }
     PreservedMemorySink& sink() { return steps_; }
 
@@ -225,6 +248,7 @@ private:
     RangeSet protect_;
     PageSet visited_;
     RangeSetSink into_set_;
+    FirstClaimSink guard_;
     StepSink steps_;
 };
 
