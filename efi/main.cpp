@@ -684,20 +684,6 @@ Status allocate_placement(const kho::Placement& p, uint64_t kernel_size, uint64_
                          (unsigned long long)boot_data_size);
 }
 
-kho::PlacementRequest placement_request(const kho::BzImage& image, uint64_t initrd_total,
-                                        uint64_t boot_data_size) {
-    kho::PlacementRequest q{};
-    q.kernel_size = image.init_size;
-    q.kernel_align = image.alignment;
-    q.kernel_min = image.min_load;
-    q.kernel_max_end = image.max_end;
-    q.initrd_size = initrd_total;
-    q.initrd_max_end = image.initrd_max_end;
-    q.boot_data_size = boot_data_size;
-    q.boot_data_max_end = 1ull << 32;
-    return q;
-}
-
 // Chooses addresses (in scratch for a handover) and allocates them. A
 // few tries: the firmware's own pool growth between the map snapshot and
 // AllocatePages() can take a chosen page.
@@ -720,10 +706,10 @@ Status place(bool handover, const kho::BzImage& image, uint64_t initrd_total, si
         // the console all allocate before ExitBootServices().
         out->layout = kho::layout_boot_data(cmdline_len, out->scratch_count, 2 * map.view.count + kMapSlack,
                                             map.view.stride);
+        kho::PlacementRequest q;
+        KHO_TRY(kho::make_placement_request(image, initrd_total, out->layout.size, &q));
         kho::Placement p;
-        KHO_TRY(kho::place_boot_images(*image_space, data_space,
-                                       placement_request(image, initrd_total, out->layout.size),
-                                       handover ? "scratch" : "RAM", &p));
+        KHO_TRY(kho::place_boot_images(*image_space, data_space, q, handover ? "scratch" : "RAM", &p));
         last = allocate_placement(p, image.init_size, initrd_total, out->layout.size);
         if (!last) continue;
         out->kernel = p.kernel;

@@ -65,6 +65,21 @@ BootDataLayout layout_boot_data(size_t cmdline_bytes, size_t scratch_count,
     return l;
 }
 
+Status make_placement_request(const BzImage& image, uint64_t initrd_total, uint64_t boot_data_size,
+                              PlacementRequest* out) {
+    PlacementRequest q{};
+    q.kernel_size = image.init_size;
+    q.kernel_align = image.alignment;
+    q.kernel_min = image.min_load;
+    q.kernel_max_end = image.max_end;
+    q.initrd_size = initrd_total;
+    q.initrd_max_end = image.initrd_max_end;
+    q.boot_data_size = boot_data_size;
+    q.boot_data_max_end = k4GiB;
+    *out = q;
+    return Status::ok();
+}
+
 bool find_top_down(const RangeSet& space, uint64_t size, uint64_t align, uint64_t min,
                    uint64_t max_end, const Range* avoid, size_t avoid_count, uint64_t* out) {
     if (size == 0 || align == 0 || (align & (align - 1))) return false;

@@ -13,6 +13,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include "bzimage.h"
 #include "range_set.h"
 #include "status.h"
 
@@ -53,6 +54,12 @@ struct Placement {
     uint64_t initrd;  // 0 when initrd_size is 0
     uint64_t boot_data;
 };
+
+// What a bzImage asks for (its setup header's limits), with the initrds
+// and a boot-data block of the given sizes; boot data below 4 GiB (the
+// 32-bit boot_params fields that point into it).
+Status make_placement_request(const BzImage& image, uint64_t initrd_total, uint64_t boot_data_size,
+                              PlacementRequest* out);
 
 // Top-down, preferring addresses below 4 GiB. `image_space` receives the
 // kernel and initrd (free scratch, or free RAM on a cold boot);

@@ -139,6 +139,42 @@ Status read_multikernel(const void* fdt, KhoState* out) {
 
 }  // namespace
 
+namespace {
+
+uint32_t be32_at(const uint8_t* p) {
+    return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
+}
+
+// Walks the structure block's tags once, checking that every step moves
+// forward inside the block. libfdt 1.6.1's fdt_next_tag() adds a
+// property's length to an int offset unchecked: a length of -12 (0xfffffff4)
+// brings it back to the same tag, and fdt_check_full() loops forever
+// (found by fuzz_kho_fdt; loader/fuzz/regressions/kho_fdt/prop-len-minus-12).
+// Tags and layout: the devicetree specification, section 5.4.
+bool struct_walk_terminates(const void* fdt) {
+    const uint8_t* base = static_cast<const uint8_t*>(fdt) + fdt_off_dt_struct(fdt);
+    const uint64_t size = fdt_size_dt_struct(fdt);
+    uint64_t off = 0;
+    while (off + 4 <= size) {
+        const uint32_t tag = be32_at(base + off);
+        off += 4;
+        if (tag == FDT_END) return true;
+        if (tag == FDT_BEGIN_NODE) {
+            while (off < size && base[off]) ++off;
+            off = (off + 1 + 3) & ~uint64_t(3);
+        } else if (tag == FDT_PROP) {
+            if (off + 8 > size) return false;
+            const uint64_t len = be32_at(base + off);
+            off += 8 + ((len + 3) & ~uint64_t(3));
+        } else if (tag != FDT_END_NODE && tag != FDT_NOP) {
+            return false;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
 Status check_kho_fdt_blob(const void* fdt, size_t size, const char* what, uint64_t phys) {
     if (size < sizeof(fdt_header))
         return Status::error(Err::BadFdt, "%s at 0x%llx: %zu bytes hold no header", what,
@@ -157,6 +193,10 @@ Status check_kho_fdt_blob(const void* fdt, size_t size, const char* what, uint64
     if (fdt_totalsize(fdt) > size)
         return Status::error(Err::BadFdt, "%s at 0x%llx: totalsize %u exceeds %zu bytes", what,
                              (unsigned long long)phys, fdt_totalsize(fdt), size);
+    if (uint64_t(fdt_off_dt_struct(fdt)) + fdt_size_dt_struct(fdt) > fdt_totalsize(fdt) ||
+        !struct_walk_terminates(fdt))
+        return Status::error(Err::BadFdt, "%s at 0x%llx: structure block runs off its end", what,
+                             (unsigned long long)phys);
     err = fdt_check_full(fdt, size);
     if (err)
         return Status::error(Err::BadFdt, "%s at 0x%llx: corrupt structure (%s)", what,

@@ -108,34 +108,22 @@ Status decode_state(const PhysMem& mem, const KhoState& state, const ProtectOpti
     return Status::ok();
 }
 
-namespace {
+Status DoubleClaimGuard::blocks(uint64_t phys, unsigned order, uint64_t count) {
+    KHO_TRY(next_.blocks(phys, order, count));
+    return check();
+}
 
-// Stops the walk at the first page claimed twice, as `protect` meets it:
-// a hostile map can repeat one claim millions of times.
-class DoubleClaimGuard : public PreservedMemorySink {
-public:
-    DoubleClaimGuard(PreservedMemorySink& next, const RangeSet& protect) : next_(next), protect_(protect) {}
-    Status blocks(uint64_t phys, unsigned order, uint64_t count) override {
-        KHO_TRY(next_.blocks(phys, order, count));
-        return check();
-    }
-    Status metadata(uint64_t phys, uint64_t size) override {
-        KHO_TRY(next_.metadata(phys, size));
-        return check();
-    }
-    Status check() const {
-        Range twice = protect_.first_overlap();
-        if (twice.empty()) return Status::ok();
-        return Status::error(Err::BadMap, "0x%llx-0x%llx is preserved twice (blocks or map pages overlap)",
-                             (unsigned long long)twice.start, (unsigned long long)twice.end);
-    }
+Status DoubleClaimGuard::metadata(uint64_t phys, uint64_t size) {
+    KHO_TRY(next_.metadata(phys, size));
+    return check();
+}
 
-private:
-    PreservedMemorySink& next_;
-    const RangeSet& protect_;
-};
-
-}  // namespace
+Status DoubleClaimGuard::check() const {
+    Range twice = protect_.first_overlap();
+    if (twice.empty()) return Status::ok();
+    return Status::error(Err::BadMap, "0x%llx-0x%llx is preserved twice (blocks or map pages overlap)",
+                         (unsigned long long)twice.start, (unsigned long long)twice.end);
+}
 
 Status collect_protected(const PhysMem& mem, const KhoState& state, const ProtectOptions& options,
                          PageSet& visited, PreservedMemorySink& sink, RangeSet& protect,

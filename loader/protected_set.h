@@ -72,6 +72,20 @@ Status add_state_blobs(Set& set, const KhoState& state, const ProtectOptions& op
     return Status::ok();
 }
 
+// Stops a walk at the first page claimed twice, as `protect` (fed by
+// `next`) meets it: a hostile map may repeat one claim millions of times.
+class DoubleClaimGuard : public PreservedMemorySink {
+public:
+    DoubleClaimGuard(PreservedMemorySink& next, const RangeSet& protect) : next_(next), protect_(protect) {}
+    Status blocks(uint64_t phys, unsigned order, uint64_t count) override;
+    Status metadata(uint64_t phys, uint64_t size) override;
+    Status check() const;  // Err::BadMap naming the first bytes claimed twice
+
+private:
+    PreservedMemorySink& next_;
+    const RangeSet& protect_;
+};
+
 // decode_state() into `sink`, which must feed `protect` (a RangeSetSink,
 // possibly behind an observer): the refusal of pages preserved twice is
 // read off `protect` as it coalesces. Refused too: the root FDT or a

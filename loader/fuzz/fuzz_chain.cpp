@@ -396,15 +396,8 @@ Status place(Chain& c, bool handover, bool avoid_state, const BzImage& image, ui
     out->scratch_count = handover && !c.multikernel ? g_desc.scratch_count : 0;
     out->layout = layout_boot_data(cmdline_len, out->scratch_count, map.count + fz::kEfiMapSlack,
                                    map.stride);
-    PlacementRequest q{};
-    q.kernel_size = image.init_size;
-    q.kernel_align = image.alignment;
-    q.kernel_min = image.min_load;
-    q.kernel_max_end = image.max_end;
-    q.initrd_size = initrd_total;
-    q.initrd_max_end = image.initrd_max_end;
-    q.boot_data_size = out->layout.size;
-    q.boot_data_max_end = 1ull << 32;
+    PlacementRequest q;
+    KHO_TRY(make_placement_request(image, initrd_total, out->layout.size, &q));
     KHO_TRY(place_boot_images(*image_space, data_space, q, handover ? "scratch" : "RAM", &out->p));
 
     // What was chosen: free RAM the firmware would allocate, in the space

@@ -22,6 +22,7 @@
 #include "loader/page_set.h"
 #include "loader/phys_mem.h"
 #include "loader/phys_range.h"
+#include "loader/protected_set.h"
 #include "loader/preserved_memory.h"
 #include "loader/range_set.h"
 #include "loader/status.h"
@@ -199,28 +200,6 @@ private:
 // What both map-decoder targets decode into, with the EFI app's storage:
 // one protected set of kEfiProtectRanges for blocks and map pages (as
 // protect_state() feeds it) and kEfiVisitedSlots visited slots.
-// Stops the walk at the first page claimed twice, as collect_protected()
-// does in the loader: a hostile map may repeat one claim millions of times.
-class FirstClaimSink : public PreservedMemorySink {
-public:
-    FirstClaimSink(PreservedMemorySink& next, const RangeSet& set) : next_(next), set_(set) {}
-    Status blocks(uint64_t phys, unsigned order, uint64_t count) override {
-        KHO_TRY(next_.blocks(phys, order, count));
-        return verdict();
-    }
-    Status metadata(uint64_t phys, uint64_t size) override {
-        KHO_TRY(next_.metadata(phys, size));
-        return verdict();
-    }
-
-private:
-    Status verdict() const {
-        return set_.first_overlap().empty() ? Status::ok() : Status::error(Err::BadMap, "claimed twice");
-    }
-    PreservedMemorySink& next_;
-    const RangeSet& set_;
-};
-
 class DecodeTarget {
 public:
     explicit DecodeTarget(const PhysMem& mem)
@@ -248,7 +227,7 @@ private:
     RangeSet protect_;
     PageSet visited_;
     RangeSetSink into_set_;
-    FirstClaimSink guard_;
+    DoubleClaimGuard guard_;  // the loader stops at the first double claim too
     StepSink steps_;
 };
 

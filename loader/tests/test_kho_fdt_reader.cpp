@@ -198,6 +198,22 @@ TEST_F(FdtReaderTest, LongSubnodeNameIsNeverOverflowed) {
 // ---------------------------------------------------------------------------
 // Where the FDT is, and its header.
 
+// Regression (found by fuzz_kho_fdt, regressions/kho_fdt/prop-len-minus-12):
+// libfdt 1.6.1's fdt_check_full() loops forever on a property whose length
+// is -12, since fdt_next_tag() then returns the offset it was given.
+TEST_F(FdtReaderTest, PropertyLengthThatWalksBackIsRefusedNotLoopedOn) {
+    std::vector<uint8_t> blob = build_fdt(kho_root_node("kho-v4", kMap, {}));
+    const uint32_t off_struct = __builtin_bswap32(*reinterpret_cast<const uint32_t*>(&blob[8]));
+    size_t prop = off_struct;
+    while (__builtin_bswap32(*reinterpret_cast<const uint32_t*>(&blob[prop])) != 3) prop += 4;  // FDT_PROP
+    const uint32_t minus_12 = __builtin_bswap32(0xfffffff4u);
+    memcpy(&blob[prop + 4], &minus_12, 4);
+    kho::Status s = read(place_bytes(mem, arena, blob));
+    ASSERT_EQ(s.code(), Err::BadFdt) << s.message();
+    EXPECT_NE(std::string(s.message()).find("structure block runs off its end"), std::string::npos)
+        << s.message();
+}
+
 TEST_F(FdtReaderTest, FdtOutsideRamIsRefused) {
     kho::Status s = read(0x4440000000ull);
     EXPECT_EQ(s.code(), Err::OutOfRam) << s.message();

@@ -19,15 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib.bootchain import (Blob, Custom, Entry, EspFile, InOrder, Line, NoLine,  # noqa: E402
-                           Requirement, Run, Scenario)
+                           Run, Scenario)
 from lib import ovmf_vars  # noqa: E402
 from lib.tk_cmdline import tk_options  # noqa: E402
-from scenarios.synth_states import DESCRIPTOR_GUID, DESCRIPTOR_VARIABLE  # noqa: E402
-
-TK = "build/x86_64/test_kernel.bzImage"
-REQUIRES = [Requirement("build/x86_64/khoboot.efi", "efi/build.mk"),
-            Requirement(TK, "test_kernel/build.mk"),
-            Requirement("build/host/khotool")]
+from scenarios.synth_states import (DESCRIPTOR_GUID, DESCRIPTOR_VARIABLE, REQUIRES,  # noqa: E402
+                                    TK)
 # abi/boot_record.h
 ATTEMPT_VARIABLE = "KhoBootAttempt"
 STATUS_VARIABLE = "KhoBootStatus"

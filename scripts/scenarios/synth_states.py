@@ -152,7 +152,11 @@ SCENARIOS = [
                     "--cluster", "64", "--by-order", "--seed", "101"], "kho-v4", timeout=240),
     synth_scenario("synth-100k-scattered", "100000 blocks with interleaved orders (about 26000 ranges)",
                    ["--format", "kho-v4", "--blocks", "100000", "--orders", "0-4", "--full-order", "0",
-                    "--cluster", "64", "--seed", "102"], "kho-v4", timeout=240, default=False),
+                    "--cluster", "64", "--seed", "102"], "kho-v4", timeout=240),
+    synth_scenario("synth-100k-isolated", "100000 order-0 pages in runs of about two: "
+                   "about 50000 separate ranges protected per free region, verified block by block",
+                   ["--format", "kho-v4", "--blocks", "100000", "--orders", "0-0", "--cluster", "2",
+                    "--seed", "103"], "kho-v4", timeout=240),
     # Orders 0..20: an order-20 block is 4 GiB, so this guest has 10 GiB
     # (q35: 2 GiB below 4 GiB, 8 GiB from 4 GiB to 12 GiB).
     synth_scenario("synth-orders-0-20", "every order 0..20 (an order-20 block is 4 GiB) with -m 10G",
