@@ -364,7 +364,7 @@ SCENARIOS = [
         prepare=lambda ctx: _prepare(ctx, True),
         runs=[Run(timeout=150, expect_exit=0, checks=COMMON + [
             Line(r"KHOBOOT: kho found compatible=kho-v4 .*blocks=3 .*"),
-            Line(r"KHOBOOT: reserve ok ranges=\d+ bytes=\d+"),
+            Line(r"KHOBOOT: reserve ok ranges=\d+ bytes=\d+ preserved=\d+"),
             Line(r"KHOBOOT: kernel .* in=scratch"),
             Line(r"KHOBOOT: cmdline .*\bkho=on\b.*"),
             Line(r"KHOBOOT: cmdline .*\breserve_mem=1M:4096:probe\b.*"),
