@@ -154,27 +154,10 @@ char g_first_message[kho::Status::kMessageSize];
 // The attempt record is written (and must be cleared when the boot ends).
 bool g_attempt_recorded;
 
-const char* err_kind(Err e) {
-    switch (e) {
-    case Err::Stale: return "kho-stale";
-    case Err::Conflict: return "kho-conflict";
-    case Err::Overlap: return "kho-overlap";
-    case Err::NoSpace: return "no-space";
-    case Err::Capacity: return "capacity";
-    case Err::BadDescriptor: return "descriptor";
-    case Err::BadEntry: return "entry";
-    case Err::BadImage: return "image";
-    case Err::Io: return "io";
-    case Err::Integrity: return "kho-integrity";
-    case Err::AttemptFailed: return "kho-attempt-failed";
-    default: return "kho-invalid";
-    }
-}
-
 void log_error(const Status& s) {
-    logf("error %s %s", err_kind(s.code()), s.message());
+    logf("error %s %s", kho::err_name(s.code()), s.message());
     if (g_status.error_kind) return;
-    kho::format(g_first_kind, sizeof(g_first_kind), "%s", err_kind(s.code()));
+    kho::format(g_first_kind, sizeof(g_first_kind), "%s", kho::err_name(s.code()));
     kho::format(g_first_message, sizeof(g_first_message), "%s", s.message());
     g_status.error_kind = g_first_kind;
     g_status.message = g_first_message;

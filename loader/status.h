@@ -27,7 +27,11 @@ enum class Err : uint8_t {
     AttemptFailed,   // an earlier boot of this state never reached its kernel
 };
 
+// The error kind's protocol name ("kho-bad-map", "no-space", ...), the one
+// vocabulary of khoboot's serial lines, KhoBootStatus and khotool, and a
+// one-line meaning for documentation (loader/status.cpp, the table).
 const char* err_name(Err e);
+const char* err_meaning(Err e);
 
 class Status {
 public:

@@ -469,7 +469,7 @@ TEST_F(ExportCommand, BadPieceIsOneErrorLineAndNoDescriptor) {
     std::string out, err;
     EXPECT_EQ(run({}, &out, &err), 1);
     // One line, of the kind the state's problem is.
-    EXPECT_EQ(err.rfind("khotool: error stale-state: ", 0), 0u) << err;
+    EXPECT_EQ(err.rfind("khotool: error kho-stale: ", 0), 0u) << err;
     EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
     EXPECT_EQ(err.back(), '\n');
     EXPECT_EQ(out, "");

@@ -3,6 +3,8 @@
 // host's snprintf, truncation, and the status messages built on it.
 #include <gtest/gtest.h>
 
+#include <utility>
+
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -113,11 +115,31 @@ TEST(StatusMessage, LongMessagesAreTruncatedSafely) {
 }
 
 TEST(StatusMessage, EveryErrorHasAName) {
-    for (int e = 0; e <= int(kho::Err::Io); ++e) {
+    for (int e = 0; e <= int(kho::Err::AttemptFailed); ++e) {
         const char* n = kho::err_name(kho::Err(e));
         ASSERT_NE(n, nullptr) << e;
         EXPECT_GT(strlen(n), 0u) << e;
         for (int f = 0; f < e; ++f) EXPECT_STRNE(n, kho::err_name(kho::Err(f))) << e << " vs " << f;
+    }
+}
+
+// The protocol names scenarios, khotool users and KhoBootStatus readers
+// rely on (efi/README.md): pinned here so that a rename is deliberate.
+TEST(StatusMessage, ProtocolNamesArePinned) {
+    const std::pair<kho::Err, const char*> pinned[] = {
+        {kho::Err::BadFdt, "kho-bad-fdt"},       {kho::Err::BadVersion, "kho-bad-version"},
+        {kho::Err::BadProperty, "kho-bad-property"}, {kho::Err::BadPointer, "kho-bad-pointer"},
+        {kho::Err::BadMap, "kho-bad-map"},       {kho::Err::OutOfRam, "kho-out-of-ram"},
+        {kho::Err::Capacity, "capacity"},        {kho::Err::Conflict, "kho-conflict"},
+        {kho::Err::Overlap, "kho-overlap"},      {kho::Err::NoSpace, "no-space"},
+        {kho::Err::BadImage, "image"},           {kho::Err::BadDescriptor, "descriptor"},
+        {kho::Err::BadEntry, "entry"},           {kho::Err::Stale, "kho-stale"},
+        {kho::Err::Io, "io"},                    {kho::Err::Integrity, "kho-integrity"},
+        {kho::Err::AttemptFailed, "kho-attempt-failed"},
+    };
+    for (const auto& [code, name] : pinned) {
+        EXPECT_STREQ(kho::err_name(code), name);
+        EXPECT_GT(strlen(kho::err_meaning(code)), 10u) << name;
     }
 }
 

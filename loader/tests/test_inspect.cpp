@@ -280,7 +280,7 @@ TEST(Inspect, ScratchChecks) {
     expect_refused(inspect(st->declared({"--scratch", hex(kBlocksBase + 0x300000) + ":0x200000"})),
                    "kho-overlap", "preserved " + hex(kBlocksBase + 0x300000));
     // Scratch that is not RAM.
-    expect_refused(inspect(st->declared({"--scratch", "0xfe000000:0x100000"})), "bad-property",
+    expect_refused(inspect(st->declared({"--scratch", "0xfe000000:0x100000"})), "kho-bad-property",
                    "scratch 0xfe000000-0xfe100000 is not RAM");
     // Clear scratch, in two repeatable options, one with a list.
     Outcome r = inspect(st->declared({"--scratch", hex(kBlocksBase + 0x400000) + ":0x100000",

@@ -726,31 +726,31 @@ def descriptor_bit_flip(_ctx, st):
 FAULTS = [
     fault("fault-unknown-compatible", "root compatible kho-v9: refused by name, cold boot",
           set_compatible(b"kho-v9\0"),
-          r'KHOBOOT: error kho-invalid unknown KHO version "kho-v9"'),
+          r'KHOBOOT: error kho-bad-version unknown KHO version "kho-v9"'),
     fault("fault-fdt-header", "root FDT magic destroyed: kho-on-error=halt stops with the state "
           "untouched (RAM dumped before the firmware and after the halt)",
           break_fdt_magic,
-          r"KHOBOOT: error kho-invalid root FDT at 0x10000000: bad header \(FDT_ERR_BADMAGIC\)",
+          r"KHOBOOT: error kho-bad-fdt root FDT at 0x10000000: bad header \(FDT_ERR_BADMAGIC\)",
           outcome="halt"),
     fault("fault-map-zero", "preserved-memory-map = 0", set_map(0),
-          r"KHOBOOT: error kho-invalid preserved-memory-map is 0"),
+          r"KHOBOOT: error kho-bad-property preserved-memory-map is 0"),
     fault("fault-map-outside-ram", "preserved-memory-map points past the end of RAM (8 GiB)",
           set_map(0x200000000),
-          r"KHOBOOT: error kho-invalid radix node 0x200000000 \(level 5\) is outside RAM"),
+          r"KHOBOOT: error kho-out-of-ram radix node 0x200000000 \(level 5\) is outside RAM"),
     fault("fault-map-unaligned", "preserved-memory-map not page aligned", map_unaligned,
-          r"KHOBOOT: error kho-invalid radix node 0x[0-9a-f]+010 \(level 5\) is not page aligned"),
+          r"KHOBOOT: error kho-bad-pointer radix node 0x[0-9a-f]+010 \(level 5\) is not page aligned"),
     fault("fault-radix-cycle", "a radix table points back to the root: halt, state untouched",
           cycle_to_root,
-          r"KHOBOOT: error kho-invalid radix page 0x[0-9a-f]+ \(level 3\) reached twice "
+          r"KHOBOOT: error kho-bad-pointer radix page 0x[0-9a-f]+ \(level 3\) reached twice "
           r"\(cycle or shared node\)", outcome="halt"),
     fault("fault-leaf-mmio", "a leaf pointer into the local APIC's MMIO page", leaf_into_mmio,
-          r"KHOBOOT: error kho-invalid radix leaf 0xfee00000 \(level 0\) is outside RAM"),
+          r"KHOBOOT: error kho-out-of-ram radix leaf 0xfee00000 \(level 0\) is outside RAM"),
     fault("fault-radix-absurd-order", "root index 5 (a key above the order-0 bit: no valid order)",
           root_index_without_order,
-          r"KHOBOOT: error kho-invalid radix node 0x[0-9a-f]+ level 5 index 5 encodes no valid order"),
+          r"KHOBOOT: error kho-bad-map radix node 0x[0-9a-f]+ level 5 index 5 encodes no valid order"),
     fault("fault-v1-absurd-order", "kho-v1 chunk with order 200",
           v1_absurd_order,
-          r"KHOBOOT: error kho-invalid kho-v1 chunk 0x[0-9a-f]+: absurd order 200",
+          r"KHOBOOT: error kho-bad-map kho-v1 chunk 0x[0-9a-f]+: absurd order 200",
           args=["--format", "kho-v1", "--blocks", "200", "--seed", "62"]),
     fault("fault-block-in-scratch", "a preserved block inside scratch: halt, state untouched",
           block_in_scratch,
@@ -762,7 +762,7 @@ FAULTS = [
           r"( conflicts=\d+)?"),
     fault("fault-scratch-not-ram", "the descriptor's scratch region lies on the framebuffer BAR",
           scratch_not_ram,
-          r"KHOBOOT: error kho-invalid scratch 0xc0000000-0xc4000000 is not RAM", via="variable"),
+          r"KHOBOOT: error kho-bad-property scratch 0xc0000000-0xc4000000 is not RAM", via="variable"),
     fault("fault-scratch-too-small", "8 MiB scratch for a 5.6 MiB kernel and a 4 MiB initrd: "
           "the state is protected, then given up; the cold boot still loads the initrd",
           small_scratch_with_initrd,
@@ -827,7 +827,7 @@ WIPED = Scenario(
     prepare=wiped_prepare,
     runs=[wiped_run(1, rf"KHOBOOT: error kho-stale FDT page 0x10000000 crc32 "
                        rf"0x{zlib.crc32(bytes(PAGE)):08x}, descriptor says 0x[0-9a-f]{{8}}"),
-          wiped_run(2, r"KHOBOOT: error kho-invalid root FDT at 0x10000000: bad header "
+          wiped_run(2, r"KHOBOOT: error kho-bad-fdt root FDT at 0x10000000: bad header "
                        r"\(FDT_ERR_BADMAGIC\)")],
 )
 

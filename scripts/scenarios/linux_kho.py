@@ -356,7 +356,7 @@ SCENARIOS = [
                      r"LINUX_INIT: reboot warm .*",
                      r"KHOBOOT: start .*",
                      r"KHOBOOT: kho descriptor source=variable .*",
-                     r"KHOBOOT: error (kho-stale|kho-conflict|kho-integrity|kho-invalid) .*",
+                     r"KHOBOOT: error (kho-stale|kho-conflict|kho-integrity|kho-bad-[a-z]+|kho-out-of-ram) .*",
                      r"KHOBOOT: policy cold-boot found=1 usable=0",
                      r"KHOBOOT: boot entry=linux mode=cold .*",
                      r"LINUX_INIT: start role=consumer .*",
