@@ -133,11 +133,14 @@ bool find_reserve_mem(const Param* p, size_t n, const char* name, uint64_t* size
         const char* v = p[i].val;
         if (!param_is(p[i].name, "reserve_mem") || !v) continue;
         const char* q;
+        // mm/memblock.c reserve_mem(): a size of 0 or no digits is refused;
+        // the alignment may be empty (memparse() gives 0, raised later to
+        // SMP_CACHE_BYTES), only the ':' after it is required.
         *size = memparse(v, &q);
-        if (q == v || *q != ':') continue;
+        if (*size == 0 || q == v || *q != ':') continue;
         const char* a = q + 1;
         *align = memparse(a, &q);
-        if (q == a || *q != ':') continue;
+        if (*q != ':') continue;
         if (strcmp(q + 1, name) == 0) return true;
     }
     return false;
