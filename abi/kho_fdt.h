@@ -1,7 +1,7 @@
 // KHO root FDT: compatible strings and property names per ABI version.
 // Sources: Linux kernel/kexec_handover.c (6.16), kernel/liveupdate/
 // kexec_handover.c and include/linux/kho/abi/kexec_handover.h (7.0 .. 7.2).
-// See ../shared/kho-abi.md section 1.
+// The layout as Linux documents it: Documentation/core-api/kho/fdt.rst.
 #pragma once
 #include <stdint.h>
 

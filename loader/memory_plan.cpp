@@ -126,12 +126,11 @@ Status record_conflicts(const FirmwareMemoryMap& map, const RangeSet& free_memor
     return Status::ok();
 }
 
-Status find_bad_scratch(const RangeSet& ram, const RangeSet& scratch, MemoryPlan& plan) {
-    // Scratch must be RAM the next kernel can allocate from.
-    plan.bad_scratch = Range{0, 0};
-    for (const Range& r : scratch) {
-        KHO_TRY(for_each_gap(ram, r, [&](Range gap) {
-            if (plan.bad_scratch.empty()) plan.bad_scratch = gap;
+Status first_gap(const RangeSet& covering, const RangeSet& ranges, Range* out) {
+    *out = Range{0, 0};
+    for (const Range& r : ranges) {
+        KHO_TRY(for_each_gap(covering, r, [&](Range gap) {
+            if (out->empty()) *out = gap;
             return Status::ok();
         }));
     }
@@ -154,7 +153,8 @@ Status make_memory_plan(const FirmwareMemoryMap& map, const RangeSet& protect,
     // Preserved memory inside scratch would be handed to the next kernel's
     // early allocator (producers guarantee disjointness from 6.17.9/6.18).
     KHO_TRY(protect.intersect(scratch, *plan.overlaps));
-    KHO_TRY(find_bad_scratch(ram, scratch, plan));
+    // Scratch must be RAM the next kernel can allocate from.
+    KHO_TRY(first_gap(ram, scratch, &plan.bad_scratch));
 
     // Free scratch: scratch ∩ free − protect. `ram` is done; reuse its storage.
     RangeSet tmp(work + work_capacity / 2, work_capacity - work_capacity / 2);

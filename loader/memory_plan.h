@@ -58,8 +58,9 @@ struct MemoryPlan {
 // owner the map gives it, into plan.conflicts / conflict_count.
 Status record_conflicts(const FirmwareMemoryMap& map, const RangeSet& free_memory,
                         const RangeSet& ranges, MemoryPlan& plan);
-// plan.bad_scratch: the first part of `scratch` that `ram` does not cover.
-Status find_bad_scratch(const RangeSet& ram, const RangeSet& scratch, MemoryPlan& plan);
+// The first part of `ranges` (by address) that `covering` does not cover,
+// or an empty range: e.g. scratch that is not RAM (MemoryPlan::bad_scratch).
+Status first_gap(const RangeSet& covering, const RangeSet& ranges, Range* out);
 
 // `protect` and `scratch` must be normalized. Fails only on Err::Capacity;
 // conflicts, overlaps and bad scratch are reported in `plan` for the caller

@@ -21,6 +21,13 @@ public:
     virtual Status metadata(uint64_t phys, uint64_t size) = 0;
 };
 
+// What a sink call names, as a checked range: `count` blocks of
+// 2^order pages from `phys` (Err::BadMap if it wraps past 2^64), and a map
+// object rounded out to its pages (Err::BadPointer if it wraps). Every
+// sink that turns calls into ranges goes through these.
+Status block_run_range(uint64_t phys, unsigned order, uint64_t count, uint64_t page_size, Range* out);
+Status map_page_range(uint64_t phys, uint64_t size, uint64_t page_size, Range* out);
+
 // The default sink: everything into coalescing range sets.
 class RangeSetSink : public PreservedMemorySink {
 public:

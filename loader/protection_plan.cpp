@@ -16,9 +16,11 @@ Status ProtectionPlanner::begin() {
     if (st_.region_capacity < map_.count)
         return Status::error(Err::Capacity, "memory map of %zu descriptors exceeds %zu planner slots",
                              map_.count, st_.region_capacity);
-    // firmware_ram() wants a RAM set too; the hull slots serve until used.
+    // The RAM set is needed once, for the scratch check: the hull slots
+    // hold it until they are cleared for their own use.
     RangeSet ram(st_.hulls, st_.region_capacity);
     KHO_TRY(firmware_ram(map_, ram, regions_));
+    KHO_TRY(first_gap(ram, scratch_, &bad_scratch_));
     for (size_t i = 0; i < regions_.size(); ++i) st_.hulls[i] = Range{0, 0};
     return Status::ok();
 }
@@ -47,18 +49,14 @@ Status ProtectionPlanner::add(const Range& r) {
 }
 
 Status ProtectionPlanner::blocks(uint64_t phys, unsigned order, uint64_t count) {
-    Range r;
-    if (order > unsigned(__builtin_clzll(page_size_)) || !block_span(phys, count, page_size_ << order, &r))
-        return Status::error(Err::BadMap, "%llu order-%u blocks at 0x%llx wrap past 2^64",
-                             (unsigned long long)count, order, (unsigned long long)phys);
+    Range r{0, 0};
+    KHO_TRY(block_run_range(phys, order, count, page_size_, &r));
     return add(r);
 }
 
 Status ProtectionPlanner::metadata(uint64_t phys, uint64_t size) {
-    Range r;
-    if (!page_span(phys, size, &r, page_size_))
-        return Status::error(Err::BadPointer, "map page 0x%llx+0x%llx wraps past 2^64",
-                             (unsigned long long)phys, (unsigned long long)size);
+    Range r{0, 0};
+    KHO_TRY(map_page_range(phys, size, page_size_, &r));
     return add(r);
 }
 
@@ -69,13 +67,10 @@ Status ProtectionPlanner::finish(Range* work, size_t work_capacity, MemoryPlan& 
     if (overlap_count_) KHO_TRY(plan.overlaps->add(first_overlap_));
 
     // Hulls are in region order, so already sorted and disjoint.
-    RangeSet hulls(work, work_capacity / 2);
+    RangeSet hulls(work, work_capacity);
     for (size_t i = 0; i < regions_.size(); ++i) KHO_TRY(hulls.add(st_.hulls[i]));
     KHO_TRY(hulls.subtract(scratch_, *plan.allocate));
-
-    RangeSet ram(work + work_capacity / 2, work_capacity - work_capacity / 2);
-    KHO_TRY(firmware_ram(map_, ram));
-    KHO_TRY(find_bad_scratch(ram, scratch_, plan));
+    plan.bad_scratch = bad_scratch_;
     return scratch_.intersect(regions_, *plan.scratch_free);
 }
 

@@ -55,8 +55,8 @@ public:
     // The plan: allocate = hulls − scratch; conflicts and bad scratch as
     // make_memory_plan() reports them; overlaps = the first preserved range
     // found inside scratch (overlap_count says how many); scratch_free =
-    // scratch ∩ free memory. `work` holds 2 × (map descriptors + scratch
-    // ranges) ranges.
+    // scratch ∩ free memory. `work` holds map descriptors + scratch ranges
+    // ranges.
     Status finish(Range* work, size_t work_capacity, MemoryPlan& plan);
 
     // Everything the state claims, coarsely (hulls and outside ranges): what
@@ -78,6 +78,7 @@ private:
     uint64_t page_size_ = 4096;
     Range first_overlap_{0, 0};
     uint64_t overlap_count_ = 0;
+    Range bad_scratch_{0, 0};  // the first scratch that is not RAM (begin())
 };
 
 }  // namespace kho

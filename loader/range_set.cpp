@@ -61,10 +61,14 @@ Status RangeSet::add(uint64_t start, uint64_t end) {
     return Status::ok();
 }
 
-// Sorted set, free slot: merge into a touching range or shift the tail up.
+// Sorted set: merge into a touching range, or shift the tail up into a
+// free slot; Capacity when there is none.
 Status RangeSet::insert_sorted(uint64_t start, uint64_t end) {
-    size_t i = lower_bound(start);
+    size_t i = lower_bound(start);  // first range with end > start
     if ((i > 0 && r_[i - 1].end == start) || (i < n_ && r_[i].start <= end)) return merge_at(i, start, end);
+    if (n_ == cap_)
+        return Status::error(Err::Capacity, "range set full (%zu ranges) at 0x%llx-0x%llx", cap_,
+                             (unsigned long long)start, (unsigned long long)end);
     for (size_t j = n_; j > i; --j) r_[j] = r_[j - 1];
     r_[i] = Range{start, end};
     ++n_;
@@ -101,10 +105,7 @@ Status RangeSet::add_to_full(uint64_t start, uint64_t end) {
         normalize();
         if (n_ < cap_) return add(start, end);
     }
-    size_t i = lower_bound(start);  // first range with end > start
-    if ((i > 0 && r_[i - 1].end == start) || (i < n_ && r_[i].start <= end)) return merge_at(i, start, end);
-    return Status::error(Err::Capacity, "range set full (%zu ranges) at 0x%llx-0x%llx", cap_,
-                         (unsigned long long)start, (unsigned long long)end);
+    return insert_sorted(start, end);
 }
 
 void RangeSet::note_overlap(uint64_t start, uint64_t end, const Range& held) {

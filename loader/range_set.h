@@ -77,9 +77,5 @@ private:
     Range overlap_{0, 0};
 };
 
-// Rounds a byte range outward to whole pages.
-inline Range page_round_out(uint64_t start, uint64_t end, uint64_t page = 4096) {
-    return Range{start & ~(page - 1), (end + page - 1) & ~(page - 1)};
-}
 
 }  // namespace kho

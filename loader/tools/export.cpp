@@ -82,7 +82,8 @@ public:
         return protect_.add(phys, phys + count * size);
     }
     Status metadata(uint64_t phys, uint64_t size) override {
-        Range r = page_round_out(phys, phys + size);
+        Range r{0, 0};
+        KHO_TRY(map_page_range(phys, size, kPage, &r));
         ++pages_;
         KHO_TRY(metadata_.add(r));
         return protect_.add(r);
@@ -347,8 +348,9 @@ Status plan_export(const PhysMem& mem, uint64_t fdt_addr,
                              (unsigned long long)fdt_addr);
     for (size_t i = 0; i < state->subnode_count; ++i) {
         const KhoSubnode& n = state->subnodes[i];
-        Range r = page_round_out(n.blob_phys, n.blob_phys + (n.blob_size ? n.blob_size : 1));
-        if (!blocks.contains(r.start, r.end))
+        Range r{0, 0};
+        // The reader refused blobs whose pages wrap: page_span cannot fail here.
+        if (!page_span(n.blob_phys, n.blob_size ? n.blob_size : 1, &r) || !blocks.contains(r.start, r.end))
             return Status::error(Err::BadProperty, "sub-node %s blob 0x%llx+0x%llx is not preserved memory",
                                  n.name, (unsigned long long)n.blob_phys,
                                  (unsigned long long)n.blob_size);

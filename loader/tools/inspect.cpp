@@ -187,7 +187,7 @@ int parse_options(int argc, char** argv, Options* o) {
             break;
         }
         case kOptDeclareRam: {
-            Range r;
+            Range r{0, 0};
             if (!parse_range(arg, &r))
                 return usage_error("--declare-ram " + arg + ": want ADDR:SIZE");
             o->declared.push_back(r);
@@ -344,7 +344,8 @@ public:
         KHO_TRY(make_room());
         KHO_TRY(loader_sink_.metadata(phys, size));
         if (pages_) {
-            Range r = page_round_out(phys, phys + size);
+            Range r{0, 0};
+            KHO_TRY(map_page_range(phys, size, kPage, &r));  // loader_sink_ checked it already
             for (uint64_t p = r.start; p < r.end; p += kPage) pages_->push_back(p);
         }
         return Status::ok();
