@@ -14,11 +14,12 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include "khoboot_vendor.h"
 
 namespace kho::abi::boot_record {
 
-inline constexpr const char kAttemptVariable[] = "KhoBootAttempt";
-inline constexpr const char kStatusVariable[] = "KhoBootStatus";
+using abi::kAttemptVariable;
+using abi::kStatusVariable;
 
 inline constexpr uint64_t kAttemptMagic = 0x504d545441424b4bull;  // "KKBATTMP"
 inline constexpr uint32_t kAttemptVersion = 1;

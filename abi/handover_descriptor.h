@@ -6,20 +6,14 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include "khoboot_vendor.h"
 #include "kho_scratch.h"
 
 namespace kho::abi::descriptor {
 
-// {5b0bc4a2-8c1d-4e5f-9a3b-6b686f626f6f}
-struct Guid {
-    uint32_t data1;
-    uint16_t data2;
-    uint16_t data3;
-    uint8_t data4[8];
-};
-inline constexpr Guid kVendorGuid = {0x5b0bc4a2, 0x8c1d, 0x4e5f,
-                                     {0x9a, 0x3b, 0x6b, 0x68, 0x6f, 0x62, 0x6f, 0x6f}};
-inline constexpr const char kVariableName[] = "KhoHandover";
+using abi::Guid;
+inline constexpr Guid kVendorGuid = abi::kVendorGuid;
+inline constexpr const char (&kVariableName)[sizeof(abi::kDescriptorVariable)] = abi::kDescriptorVariable;
 
 inline constexpr uint64_t kMagic = 0x4353454442484f4bull;  // "KHOBDESC"
 inline constexpr uint32_t kVersion = 1;

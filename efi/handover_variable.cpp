@@ -14,18 +14,16 @@ namespace {
 namespace desc = kho::abi::descriptor;
 namespace rec = kho::abi::boot_record;
 
-// The export tool's name for the manifest variable (loader/tools/export.h).
-constexpr char kManifestName[] = "KhoManifest";
 constexpr size_t kMaxName = 32;
 constexpr UINT32 kNvBsRt = EFI_VARIABLE_NON_VOLATILE | EFI_VARIABLE_BOOTSERVICE_ACCESS |
                            EFI_VARIABLE_RUNTIME_ACCESS;
 
 EFI_GUID vendor_guid() {
     EFI_GUID g;
-    g.Data1 = desc::kVendorGuid.data1;
-    g.Data2 = desc::kVendorGuid.data2;
-    g.Data3 = desc::kVendorGuid.data3;
-    for (int i = 0; i < 8; i++) g.Data4[i] = desc::kVendorGuid.data4[i];
+    g.Data1 = kho::abi::kVendorGuid.data1;
+    g.Data2 = kho::abi::kVendorGuid.data2;
+    g.Data3 = kho::abi::kVendorGuid.data3;
+    for (int i = 0; i < 8; i++) g.Data4[i] = kho::abi::kVendorGuid.data4[i];
     return g;
 }
 
@@ -45,7 +43,7 @@ struct Variable {
 };
 Variable g_variables[] = {
     {desc::kVariableName, Err::BadDescriptor, 0},
-    {kManifestName, Err::Integrity, 0},
+    {kho::abi::kManifestVariable, Err::Integrity, 0},
     {rec::kAttemptVariable, Err::Io, 0},
     {rec::kStatusVariable, Err::Io, 0},
 };
