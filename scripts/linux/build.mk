@@ -4,20 +4,28 @@
 #    statically (with Debian's libfdt.a) so it runs in the KHO kernel's
 #    initramfs, where `khotool export` hands the live state to the firmware;
 #  - build/host/linux-chain-init: the initramfs /init of the real-Linux
-#    boot chains (scripts/linux/chain-init.c);
+#    boot chains (scripts/linux/chain-init.c), which names khoboot's
+#    variables through build/host/gen/khoboot_vendor_c.h: #defines generated
+#    from abi/khoboot_vendor.h (C cannot include its C++ namespace) by the
+#    same reader the Python tooling uses;
 #  - the export tool's object in both unit-test binaries, whose
 #    loader/tests/test_export.cpp tests its pure parts.
 LINUX_KHOTOOL_STATIC := $(HOST)/khotool-static
 LINUX_CHAIN_INIT := $(HOST)/linux-chain-init
+LINUX_VENDOR_C_H := $(HOST)/gen/khoboot_vendor_c.h
 
 # -s: the initramfs is copied onto the ESP and read by the firmware at every
 # boot; debug info would triple its size.
 $(LINUX_KHOTOOL_STATIC): $(TOOL_SRCS:%.cpp=$(HOST)/%.o) $(HOST)/libkhocore.a
 	$(HOST_CXX) -static -s -o $@ $^ -lfdt
 
-$(LINUX_CHAIN_INIT): scripts/linux/chain-init.c | $(DEPS_STAMP)
+$(LINUX_VENDOR_C_H): abi/khoboot_vendor.h scripts/lib/kho_abi.py scripts/lib/abi_headers.py
 	@mkdir -p $(dir $@)
-	$(HOST_CC) -std=gnu11 -Wall -Wextra -Werror -O2 -static -s -o $@ $<
+	python3 scripts/lib/kho_abi.py --c-header > $@.tmp && mv $@.tmp $@
+
+$(LINUX_CHAIN_INIT): scripts/linux/chain-init.c $(LINUX_VENDOR_C_H) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) -std=gnu11 -Wall -Wextra -Werror -O2 -static -s -I$(dir $(LINUX_VENDOR_C_H)) -o $@ $<
 
 $(HOST)/unit_tests: $(HOST)/loader/tools/export.o
 $(ASAN)/unit_tests: $(ASAN)/loader/tools/export.o

@@ -52,12 +52,16 @@
 #include <time.h>
 #include <unistd.h>
 
+/* khoboot's variable names and vendor GUID as C string literals, generated
+ * from abi/khoboot_vendor.h by scripts/linux/build.mk. */
+#include "khoboot_vendor_c.h"
+
 #define KHO_DBG "/sys/kernel/debug/kho"
 #define EFIVARS "/sys/firmware/efi/efivars"
 /* A GUID of the test harness, not khoboot's: the loader never reads it. */
 #define HOP_VAR EFIVARS "/KhoChainHop-6c696e75-7863-4841-494e-000000000001"
 /* khoboot's descriptor variable (abi/handover_descriptor.h). */
-#define DESC_VAR EFIVARS "/KhoHandover-5b0bc4a2-8c1d-4e5f-9a3b-6b686f626f6f"
+#define DESC_VAR EFIVARS "/" KHOBOOT_DESCRIPTOR_VARIABLE "-" KHOBOOT_VENDOR_GUID_TEXT
 #define KHOTOOL "/khotool"
 #define GLOBAL_GUID "8be4df61-93ca-11d2-aa0d-00e098032b8c" /* EFI_GLOBAL_VARIABLE */
 #define NEXT_OPTION 0x4b48 /* Boot4B48 ("KH"): the option khochain.next writes */

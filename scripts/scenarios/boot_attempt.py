@@ -20,13 +20,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib.bootchain import (Blob, Custom, Entry, EspFile, InOrder, Line, NoLine,  # noqa: E402
                            Run, Scenario)
-from lib import ovmf_vars  # noqa: E402
+from lib import kho_abi, ovmf_vars  # noqa: E402
 from lib.tk_cmdline import tk_options  # noqa: E402
 from scenarios.synth_states import (DESCRIPTOR_GUID, DESCRIPTOR_VARIABLE, REQUIRES,  # noqa: E402
                                     TK)
-# abi/boot_record.h
-ATTEMPT_VARIABLE = "KhoBootAttempt"
-STATUS_VARIABLE = "KhoBootStatus"
+ATTEMPT_VARIABLE = kho_abi.ATTEMPT_VARIABLE
+STATUS_VARIABLE = kho_abi.STATUS_VARIABLE
 
 
 def live(vars_path: Path) -> dict[str, bytes]:

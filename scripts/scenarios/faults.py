@@ -24,8 +24,8 @@ States come from ``khotool synth`` and are corrupted here, in the blobs
 QEMU's loader device writes into guest RAM (the FDT, radix pages and
 blocks are patched in place with an independent reader of the formats),
 or through the descriptor/manifest variables written into the variable
-store with an independent encoder (abi/handover_descriptor.h,
-abi/integrity_manifest.h, CRC-32 from zlib).
+store, packed by scripts/lib/kho_abi.py from the layouts in
+abi/handover_descriptor.h and abi/integrity_manifest.h (CRC-32 from zlib).
 
 The integrity scenarios place a state's data blocks in 0x900000-0x16e1000,
 which OVMF rewrites while it boots (scripts/linux/README.md, "Which RAM
@@ -40,14 +40,15 @@ import re
 import struct
 import sys
 import time
-import uuid
 import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib.bootchain import (EXIT_FAIL, EXIT_PASS, Blob, Count, Custom, Entry, EspFile, InOrder,  # noqa: E402
                            Line, NoLine, Requirement, Run, Scenario, ScenarioError)
-from lib import inject, ovmf_vars, reaper  # noqa: E402
+from lib import inject, kho_abi, ovmf_vars, reaper  # noqa: E402
+from lib.kho_abi import FLAG_FDT_CRC, FLAG_MANIFEST, KIND_DATA, KIND_METADATA, VENDOR_GUID  # noqa: E402
+from lib.ram import Ram  # noqa: E402
 from lib.gdbstub import GdbStub  # noqa: E402
 from lib.qmp import QmpClient  # noqa: E402
 from lib.ranges import coalesce  # noqa: E402
@@ -57,12 +58,7 @@ TK = "build/x86_64/test_kernel.bzImage"
 REQUIRES = [Requirement("build/x86_64/khoboot.efi", "efi/build.mk"),
             Requirement(TK, "test_kernel/build.mk"),
             Requirement("build/host/khotool")]
-PAGE = 4096
-VENDOR_GUID = uuid.UUID("5b0bc4a2-8c1d-4e5f-9a3b-6b686f626f6f")  # abi/handover_descriptor.h
-DESCRIPTOR_MAGIC = 0x4353454442484F4B   # "KHOBDESC"
-MANIFEST_MAGIC = 0x494E414D42484F4B     # "KHOBMANI"
-FLAG_FDT_CRC, FLAG_MANIFEST = 1 << 1, 1 << 2
-KIND_METADATA, KIND_DATA = 0, 1
+PAGE = kho_abi.PAGE_SIZE
 # A page OVMF owns at khoboot's start with -m 3G (ACPI NVS; seen in
 # stock-linux-kho-conflict) and the local APIC's MMIO page.
 FIRMWARE_PAGE = 0x7F77E000
@@ -77,41 +73,32 @@ SMALL = ["--format", "kho-v4", "--blocks", "200", "--seed", "61"]
 
 class State:
     """khotool synth's output directory: the blobs QEMU writes into guest
-    RAM, addressed by guest-physical address."""
+    RAM, addressed by guest-physical address (scripts/lib/ram.py, the
+    blob files mapped: a patch changes the file the loader device reads)."""
 
     def __init__(self, out: Path):
         self.out = out
         self.meta = json.loads((out / "state.json").read_text())
         self.fdt = self.meta["fdt"]
         self.blobs = [(b["addr"], b["size"], out / b["file"]) for b in self.meta["blobs"]]
+        self.ram = Ram.mapped_files((path, a) for a, _, path in self.blobs)
         self.descriptor = (out / "descriptor.bin").read_bytes()
         self.manifest: bytes | None = None   # KhoManifest variable data, if any
-
-    def _locate(self, addr: int, n: int):
-        for a, size, path in self.blobs:
-            if a <= addr and addr + n <= a + size:
-                return path, addr - a
-        return None, 0
 
     def read(self, addr: int, n: int) -> bytes:
         """Bytes as guest RAM holds them at power-on: blob contents, zero
         elsewhere (QEMU's RAM starts zeroed)."""
-        out = bytearray(n)
-        for a, size, path in self.blobs:
-            lo, hi = max(a, addr), min(a + size, addr + n)
-            if lo < hi:
-                with open(path, "rb") as f:
-                    f.seek(lo - a)
-                    out[lo - addr:hi - addr] = f.read(hi - lo)
-        return bytes(out)
+        return self.ram.read_zero_filled(addr, n)
 
     def write(self, addr: int, data: bytes) -> None:
-        path, off = self._locate(addr, len(data))
-        if path is None:
+        if not self.ram.contains(addr, len(data)):
             raise ScenarioError(f"0x{addr:x}+{len(data)} lies in no synth blob")
-        with open(path, "r+b") as f:
-            f.seek(off)
-            f.write(data)
+        self.ram.write(addr, data)
+
+    def add_blob(self, addr: int, path: Path) -> None:
+        """One more file for the loader device, part of RAM from now on."""
+        self.blobs.append((addr, path.stat().st_size, path))
+        self.ram = Ram.mapped_files((p, a) for a, _, p in self.blobs)
 
     def u64(self, addr: int) -> int:
         return struct.unpack("<Q", self.read(addr, 8))[0]
@@ -247,19 +234,14 @@ def clear_block(st: State, phys: int, order: int) -> None:
     st.write(leaf + bit // 8, bytes([byte & ~(1 << (bit % 8))]))
 
 
-# --- descriptor and manifest encoders ----------------------------------------------
+# --- descriptor and manifest (packed by scripts/lib/kho_abi.py) --------------------
 
 def descriptor(fdt: int, scratch, flags: int, fdt_page: bytes | None = None,
                manifest: tuple[int, int] = (0, 0)) -> bytes:
-    """abi/handover_descriptor.h version 1."""
-    total = 72 + 16 * len(scratch)
-
-    def pack(checksum: int) -> bytes:
-        crc = zlib.crc32(fdt_page) if fdt_page is not None else 0
-        head = struct.pack("<QIIIIIIQQIIQQ", DESCRIPTOR_MAGIC, 1, 72, total, checksum, flags,
-                           len(scratch), fdt, PAGE, crc, 0, manifest[0], manifest[1])
-        return head + b"".join(struct.pack("<QQ", a, s) for a, s in scratch)
-    return pack(zlib.crc32(pack(0)))
+    """abi/handover_descriptor.h version 1; fdt_crc32 is the CRC of
+    `fdt_page` if given (whatever the flags say), else 0."""
+    crc = zlib.crc32(fdt_page) if fdt_page is not None else 0
+    return kho_abi.pack_descriptor(fdt, scratch, flags, crc, manifest[0], manifest[1])
 
 
 def manifest_entries(st: State, data: bool = True) -> list[tuple[int, int, int]]:
@@ -277,11 +259,7 @@ def manifest_entries(st: State, data: bool = True) -> list[tuple[int, int, int]]
 def manifest(st: State, entries) -> bytes:
     """abi/integrity_manifest.h version 1, digests over the bytes as they
     are when the state is loaded (before the firmware runs)."""
-    body = b"".join(struct.pack("<QQII", s, n, zlib.crc32(st.read(s, n)), k) for s, n, k in entries)
-
-    def head(crc):
-        return struct.pack("<QIIIIQ", MANIFEST_MAGIC, 1, 32, len(entries), crc, 0)
-    return head(zlib.crc32(head(0) + body)) + body
+    return kho_abi.pack_manifest([(s, n, zlib.crc32(st.read(s, n)), k) for s, n, k in entries])
 
 
 # --- RAM before and after: QMP (scripts/lib/qmp.py) and GDB (scripts/lib/gdbstub.py) ---
@@ -577,8 +555,8 @@ def synth_state(ctx, args) -> State:
 def write_variables(st: State):
     def before(ctx, _run_index):
         if st.manifest is not None:
-            ovmf_vars.add_variable(ctx.vars_path, "KhoManifest", VENDOR_GUID, st.manifest)
-        ovmf_vars.add_variable(ctx.vars_path, "KhoHandover", VENDOR_GUID, st.descriptor)
+            ovmf_vars.add_variable(ctx.vars_path, kho_abi.MANIFEST_VARIABLE, VENDOR_GUID, st.manifest)
+        ovmf_vars.add_variable(ctx.vars_path, kho_abi.DESCRIPTOR_VARIABLE, VENDOR_GUID, st.descriptor)
     return before
 
 
@@ -795,10 +773,10 @@ def wiped_prepare(ctx):
     plain = descriptor(st.fdt, scratch, 0)
 
     def first(c, _i):
-        ovmf_vars.add_variable(c.vars_path, "KhoHandover", VENDOR_GUID, st.descriptor)
+        ovmf_vars.add_variable(c.vars_path, kho_abi.DESCRIPTOR_VARIABLE, VENDOR_GUID, st.descriptor)
 
     def second(c, _i):
-        ovmf_vars.add_variable(c.vars_path, "KhoHandover", VENDOR_GUID, plain)
+        ovmf_vars.add_variable(c.vars_path, kho_abi.DESCRIPTOR_VARIABLE, VENDOR_GUID, plain)
     ctx.scenario.runs[0].before = first
     ctx.scenario.runs[1].before = second
 
@@ -902,7 +880,7 @@ def ram_manifest(ctx, st):
     addr, size = 0x6FF00000, len(st.manifest)
     path = st.out / "manifest.bin"
     path.write_bytes(st.manifest)
-    st.blobs.append((addr, size, path))
+    st.add_blob(addr, path)
     st.descriptor = descriptor(st.fdt, st.meta["scratch"], FLAG_FDT_CRC | FLAG_MANIFEST,
                                st.read(st.fdt, PAGE), (addr, size))
     other_states_manifest(ctx, st)

@@ -26,14 +26,13 @@ import os
 import re
 import struct
 import sys
-import uuid
 import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib.bootchain import (Blob, Count, Custom, Entry, InOrder, Line, NoLine, Requirement, Run,  # noqa: E402
                            Scenario, ScenarioError, ScenarioSkip)
-from lib import ovmf_vars  # noqa: E402
+from lib import kho_abi, ovmf_vars  # noqa: E402
 
 PAGE = 4096
 STATE_BASE = 0x20000000          # root FDT page, then sub-FDT and radix pages
@@ -138,27 +137,11 @@ def synth_multikernel() -> bytes:
                      [("multikernel", [("dtb-data", dtb)], [])]))
 
 
-# The handover descriptor (abi/handover_descriptor.h), encoded here from
-# the layout: magic, version, header_size, total_size, checksum, flags,
-# scratch_count, fdt_addr, fdt_size, fdt_crc32, reserved, manifest
-# addr/size, then {addr, size} per scratch region; the checksum is the
-# CRC-32 of the whole record with the field zero.
-DESCRIPTOR_NAME = "KhoHandover"
-DESCRIPTOR_GUID = uuid.UUID("5b0bc4a2-8c1d-4e5f-9a3b-6b686f626f6f")
-FLAG_FDT_CRC = 1 << 1
-
-
 def descriptor(fdt_page: bytes, scratch) -> bytes:
+    """The handover descriptor (scripts/lib/kho_abi.py) naming the state at
+    STATE_BASE, with the CRC-32 of its root FDT page."""
     fdt_page = fdt_page[:PAGE].ljust(PAGE, b"\0")
-    body = b"".join(struct.pack("<QQ", a, n) for a, n in scratch)
-    total = 72 + len(body)
-
-    def pack(checksum):
-        return struct.pack("<QIIIIIIQQIIQQ", 0x4353454442484F4B, 1, 72, total, checksum,
-                           FLAG_FDT_CRC, len(scratch), STATE_BASE, PAGE, zlib.crc32(fdt_page),
-                           0, 0, 0) + body
-
-    return pack(zlib.crc32(pack(0)))
+    return kho_abi.pack_descriptor(STATE_BASE, scratch, kho_abi.FLAG_FDT_CRC, zlib.crc32(fdt_page))
 
 
 # --- helpers for the checks ---------------------------------------------------------
@@ -281,7 +264,7 @@ def _prepare_kho_linux(ctx):
 def _write_descriptor(ctx, run_index):
     if run_index == 1:  # runs count from 1
         blob, _ = synth_state()
-        ovmf_vars.add_variable(ctx.vars_path, DESCRIPTOR_NAME, DESCRIPTOR_GUID,
+        ovmf_vars.add_variable(ctx.vars_path, kho_abi.DESCRIPTOR_VARIABLE, kho_abi.VENDOR_GUID,
                                descriptor(blob, [SCRATCH]))
 
 
@@ -392,7 +375,7 @@ SCENARIOS = [
                      r"KHOBOOT: descriptor consumed"]),
             Custom(check_kho_node_matches, "type-10 node equals logged kho_data"),
             Custom(check_kernel_in_scratch, "kernel code inside scratch"),
-            NoLine(r"PROBE: efivar KhoHandover-.*"),
+            NoLine(rf"PROBE: efivar {kho_abi.DESCRIPTOR_VARIABLE}-.*"),
         ])],
     ),
     Scenario(

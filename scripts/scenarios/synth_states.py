@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib.bootchain import (EXIT_FAIL, Blob, Count, Entry, InOrder, Line, NoLine,  # noqa: E402
                            Requirement, Run, Scenario)
-from lib import ovmf_vars  # noqa: E402
+from lib import kho_abi, ovmf_vars  # noqa: E402
 from lib.tk_cmdline import initrd_hook, tk_options  # noqa: E402
 
 TK = "build/x86_64/test_kernel.bzImage"
@@ -31,9 +30,9 @@ KHO_CHECKS = ["boot-params", "cmdline", "descriptor", "setup-data", "fdt", "scra
               "manifest", "scratch", "map", "preserved-ram", "contents"]
 
 
-# The descriptor variable's name and vendor GUID (abi/handover_descriptor.h).
-DESCRIPTOR_VARIABLE = "KhoHandover"
-DESCRIPTOR_GUID = uuid.UUID("5b0bc4a2-8c1d-4e5f-9a3b-6b686f626f6f")
+# The descriptor variable's name and vendor GUID (abi/khoboot_vendor.h).
+DESCRIPTOR_VARIABLE = kho_abi.DESCRIPTOR_VARIABLE
+DESCRIPTOR_GUID = kho_abi.VENDOR_GUID
 
 
 def synth_prepare(args: list[str], consumer_passes: bool = True, via: str = "entry"):
