@@ -178,9 +178,11 @@ Status check_scratch(const PhysMem& mem, const std::vector<abi::KhoScratch>& scr
     MemoryPlan plan{};
     for (const abi::KhoScratch& s : scratch) {
         if (!s.size) continue;
-        // is_ram() also refuses a region whose end wraps.
-        if (!mem.is_ram(s.addr, s.size)) {
-            if (plan.bad_scratch.empty()) plan.bad_scratch = Range{s.addr, s.addr + s.size};
+        // A region whose end wraps is not RAM whatever PhysMem says (not
+        // every PhysMem checks), and names its bytes up to 2^64.
+        bool wraps = s.addr + s.size < s.addr;
+        if (wraps || !mem.is_ram(s.addr, s.size)) {
+            if (plan.bad_scratch.empty()) plan.bad_scratch = Range{s.addr, wraps ? ~0ull : s.addr + s.size};
             continue;
         }
         KHO_TRY(regions.add(s.addr, s.addr + s.size));
