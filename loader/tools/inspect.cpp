@@ -1,6 +1,5 @@
 #include "inspect.h"
 
-#include <getopt.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "abi/efi_memory.h"
+#include "cli.h"
 #include "json_writer.h"
 #include "loader/kho_fdt_reader.h"
 #include "loader/memory_plan.h"
@@ -78,12 +78,6 @@ int fail(const Status& s, const std::string& hint = "") {
     return fail(s.code(), std::string(s.message()) + hint);
 }
 
-int usage_error(const std::string& what) {
-    std::fprintf(stderr, "khotool: error usage: %s (khotool inspect --help)\n",
-                 printable(what).c_str());
-    return 2;
-}
-
 // --- options ----------------------------------------------------------------
 
 struct RamFile {
@@ -104,13 +98,7 @@ struct Options {
     bool json = false;
 };
 
-bool parse_u64(const std::string& s, uint64_t* out) {
-    if (s.empty() || s[0] == '-' || s[0] == '+' || std::isspace(uint8_t(s[0]))) return false;
-    char* end = nullptr;
-    errno = 0;
-    *out = std::strtoull(s.c_str(), &end, 0);
-    return !*end && !errno;
-}
+using cli::parse_u64;
 
 // "ADDR:SIZE"; false if malformed or if ADDR + SIZE wraps.
 bool parse_range(const std::string& s, Range* out) {
@@ -144,7 +132,57 @@ enum LongOnly {
     kOptJson,
 };
 
-// Returns -1 to go on, else the exit code (help: 0; usage error: 2).
+// The value of one option into `o`: "" or what is wrong with it.
+std::string take_option(int id, const std::string& arg, Options* o) {
+    switch (id) {
+    case kOptFdt:
+        if (!parse_u64(arg, &o->fdt)) return "--fdt " + arg + ": not a number";
+        o->have_fdt = true;
+        break;
+    case kOptRam: {
+        RamFile f;
+        if (!parse_ram(arg, &f)) return "--ram " + arg + ": want FILE[@BASE]";
+        o->ram.push_back(f);
+        break;
+    }
+    case kOptDeclareRam: {
+        Range r{0, 0};
+        if (!parse_range(arg, &r)) return "--declare-ram " + arg + ": want ADDR:SIZE";
+        o->declared.push_back(r);
+        break;
+    }
+    case kOptScratch:
+        for (size_t pos = 0;;) {
+            size_t comma = arg.find(',', pos);
+            Range r;
+            if (!parse_range(arg.substr(pos, comma == std::string::npos ? comma : comma - pos), &r))
+                return "--scratch " + arg + ": want ADDR:SIZE[,ADDR:SIZE...]";
+            o->scratch.push_back(r);
+            if (comma == std::string::npos) break;
+            pos = comma + 1;
+        }
+        o->have_scratch = true;
+        break;
+    case kOptV1Bitmaps:
+        if (arg == "auto") o->protect.v1_bitmaps = V1BitmapMode::Auto;
+        else if (arg == "512") o->protect.v1_bitmaps = V1BitmapMode::Bytes512;
+        else if (arg == "page") o->protect.v1_bitmaps = V1BitmapMode::Page;
+        else return "--v1-bitmaps " + arg + ": want auto, 512 or page";
+        break;
+    case kOptMaxRanges: {
+        uint64_t v;
+        if (!parse_u64(arg, &v) || v == 0 || v > (uint64_t(1) << 32))
+            return "--max-ranges " + arg + ": want 1..4294967296";
+        o->max_ranges = size_t(v);
+        break;
+    }
+    case kOptLoaderLimits: o->loader_limits = true; break;
+    case kOptJson: o->json = true; break;
+    }
+    return "";
+}
+
+// Returns cli::kRun to go on, else the exit code (help: 0; usage error: 2).
 int parse_options(int argc, char** argv, Options* o) {
     static const option kLong[] = {
         {"fdt", required_argument, nullptr, kOptFdt},
@@ -155,89 +193,14 @@ int parse_options(int argc, char** argv, Options* o) {
         {"max-ranges", required_argument, nullptr, kOptMaxRanges},
         {"loader-limits", no_argument, nullptr, kOptLoaderLimits},
         {"json", no_argument, nullptr, kOptJson},
-        {"help", no_argument, nullptr, 'h'},
         {nullptr, 0, nullptr, 0},
     };
-    // getopt_long wants the program name in argv[0]; we are handed what
-    // follows "inspect".
-    std::vector<char*> args;
-    args.push_back(const_cast<char*>("khotool inspect"));
-    for (int i = 0; i < argc; ++i) args.push_back(argv[i]);
-    args.push_back(nullptr);
-    const int n = int(args.size()) - 1;
-
-    optind = 0;  // glibc: full re-initialisation (inspect may run twice in a test)
-    opterr = 0;  // our own messages, one line each
-    for (;;) {
-        int c = getopt_long(n, args.data(), "+:h", kLong, nullptr);
-        if (c == -1) break;
-        const std::string arg = optarg ? optarg : "";
-        switch (c) {
-        case 'h':
-            std::fputs(kUsage, stdout);
-            return 0;
-        case kOptFdt:
-            if (!parse_u64(arg, &o->fdt)) return usage_error("--fdt " + arg + ": not a number");
-            o->have_fdt = true;
-            break;
-        case kOptRam: {
-            RamFile f;
-            if (!parse_ram(arg, &f)) return usage_error("--ram " + arg + ": want FILE[@BASE]");
-            o->ram.push_back(f);
-            break;
-        }
-        case kOptDeclareRam: {
-            Range r{0, 0};
-            if (!parse_range(arg, &r))
-                return usage_error("--declare-ram " + arg + ": want ADDR:SIZE");
-            o->declared.push_back(r);
-            break;
-        }
-        case kOptScratch: {
-            size_t pos = 0;
-            for (;;) {
-                size_t comma = arg.find(',', pos);
-                std::string item = arg.substr(pos, comma == std::string::npos ? comma : comma - pos);
-                Range r;
-                if (!parse_range(item, &r))
-                    return usage_error("--scratch " + arg + ": want ADDR:SIZE[,ADDR:SIZE...]");
-                o->scratch.push_back(r);
-                if (comma == std::string::npos) break;
-                pos = comma + 1;
-            }
-            o->have_scratch = true;
-            break;
-        }
-        case kOptV1Bitmaps:
-            if (arg == "auto") o->protect.v1_bitmaps = V1BitmapMode::Auto;
-            else if (arg == "512") o->protect.v1_bitmaps = V1BitmapMode::Bytes512;
-            else if (arg == "page") o->protect.v1_bitmaps = V1BitmapMode::Page;
-            else return usage_error("--v1-bitmaps " + arg + ": want auto, 512 or page");
-            break;
-        case kOptMaxRanges: {
-            uint64_t v;
-            if (!parse_u64(arg, &v) || v == 0 || v > (uint64_t(1) << 32))
-                return usage_error("--max-ranges " + arg + ": want 1..4294967296");
-            o->max_ranges = size_t(v);
-            break;
-        }
-        case kOptLoaderLimits:
-            o->loader_limits = true;
-            break;
-        case kOptJson:
-            o->json = true;
-            break;
-        case ':':
-            return usage_error(std::string("option '") + args[optind - 1] + "' needs a value");
-        default:  // '?'
-            if (optopt) return usage_error(std::string("unknown option '-") + char(optopt) + "'");
-            return usage_error(std::string("unknown option '") + args[optind - 1] + "'");
-        }
-    }
-    if (optind < n) return usage_error(std::string("unexpected argument '") + args[optind] + "'");
-    if (!o->have_fdt) return usage_error("--fdt is required");
-    if (o->ram.empty()) return usage_error("at least one --ram is required");
-    return -1;
+    int rc = cli::parse({"inspect", kUsage, kLong}, argc, argv,
+                        [o](int id, const std::string& arg) { return take_option(id, arg, o); });
+    if (rc != cli::kRun) return rc;
+    if (!o->have_fdt) return cli::usage_error("inspect", "--fdt is required");
+    if (o->ram.empty()) return cli::usage_error("inspect", "at least one --ram is required");
+    return cli::kRun;
 }
 
 // --- the machine inspect models ------------------------------------------
@@ -577,7 +540,7 @@ int print_json(const InspectMem& mem, const KhoState& st, const Options& o, Capa
 int khotool_inspect(int argc, char** argv) {
     Options o;
     int rc = parse_options(argc, argv, &o);
-    if (rc >= 0) return rc;
+    if (rc != cli::kRun) return rc;
 
     Machine m;
     std::string err = build_machine(o, &m);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "cli.h"
 #include "synth.h"
 
 namespace {
@@ -28,17 +29,10 @@ const char kUsage[] =
     "                      0x10000000-0x70000000,0x100000000-0x140000000: q35 -m 3G\n"
     "                      RAM clear of what OVMF writes; the first arena's start\n"
     "                      holds the FDT, manifest and map pages)\n"
+    "  -h, --help          this text\n"
     "Writes blob-N.bin, descriptor.bin, blocks.txt, metadata.txt, state.json, state.sh.\n";
 
-bool parse_u64(const std::string& s, uint64_t* v) {
-    if (s.empty()) return false;
-    char* end = nullptr;
-    errno = 0;
-    unsigned long long x = std::strtoull(s.c_str(), &end, 0);
-    if (errno || *end) return false;
-    *v = x;
-    return true;
-}
+using kho::tools::cli::parse_u64;
 
 // "A<sep>B,A<sep>B,..."
 template <class F>
@@ -58,9 +52,97 @@ bool parse_pairs(const std::string& s, char sep, F add) {
     return true;
 }
 
+// Failures after parsing (building or writing the state).
 int fail(const std::string& msg) {
     std::fprintf(stderr, "khotool synth: %s\n", msg.c_str());
     return 2;
+}
+
+enum LongOnly {
+    kOptOut = 0x100,
+    kOptFormat,
+    kOptBlocks,
+    kOptOrders,
+    kOptNoEachOrder,
+    kOptFullOrder,
+    kOptSeed,
+    kOptCluster,
+    kOptNoEdgeBlocks,
+    kOptByOrder,
+    kOptScratch,
+    kOptArena,
+};
+
+// The value of one option into `o`: "" or what is wrong with it.
+std::string take_option(int id, const std::string& v, kho::synth::Options* o, std::string* out) {
+    uint64_t n = 0;
+    switch (id) {
+    case kOptOut: *out = v; break;
+    case kOptFormat:
+        if (!kho::synth::parse_format(v, &o->format)) return "bad --format " + v;
+        break;
+    case kOptBlocks:
+        if (!parse_u64(v, &n) || n > (1u << 20)) return "bad --blocks " + v;
+        o->blocks = n;
+        break;
+    case kOptOrders: {
+        uint64_t lo = 0, hi = 0;
+        if (!parse_pairs(v, '-', [&](uint64_t x, uint64_t y) { lo = x, hi = y; }) || lo > hi || hi > 40)
+            return "bad --orders " + v;
+        o->min_order = unsigned(lo), o->max_order = unsigned(hi);
+        break;
+    }
+    case kOptNoEachOrder: o->each_order = false; break;
+    case kOptFullOrder:
+        if (!parse_u64(v, &n) || n > 40) return "bad --full-order " + v;
+        o->full_max_order = unsigned(n);
+        break;
+    case kOptSeed:
+        if (!parse_u64(v, &o->seed)) return "bad --seed " + v;
+        break;
+    case kOptCluster:
+        if (!parse_u64(v, &n) || n > 1000000) return "bad --cluster " + v;
+        o->cluster = unsigned(n);
+        break;
+    case kOptNoEdgeBlocks: o->edge_blocks = false; break;
+    case kOptByOrder: o->by_order = true; break;
+    case kOptScratch:
+        o->scratch.clear();
+        if (!parse_pairs(v, ':', [&](uint64_t x, uint64_t y) { o->scratch.push_back({x, y}); }))
+            return "bad --scratch " + v;
+        break;
+    case kOptArena: {
+        o->arenas.clear();
+        bool ok = parse_pairs(v, '-', [&](uint64_t x, uint64_t y) { o->arenas.push_back({x, y}); });
+        for (const auto& r : o->arenas) ok = ok && r.end > r.start;
+        if (!ok) return "bad --arena " + v;
+        break;
+    }
+    }
+    return "";
+}
+
+int parse_options(int argc, char** argv, kho::synth::Options* o, std::string* out) {
+    static const option kLong[] = {
+        {"out", required_argument, nullptr, kOptOut},
+        {"format", required_argument, nullptr, kOptFormat},
+        {"blocks", required_argument, nullptr, kOptBlocks},
+        {"orders", required_argument, nullptr, kOptOrders},
+        {"no-each-order", no_argument, nullptr, kOptNoEachOrder},
+        {"full-order", required_argument, nullptr, kOptFullOrder},
+        {"seed", required_argument, nullptr, kOptSeed},
+        {"cluster", required_argument, nullptr, kOptCluster},
+        {"no-edge-blocks", no_argument, nullptr, kOptNoEdgeBlocks},
+        {"by-order", no_argument, nullptr, kOptByOrder},
+        {"scratch", required_argument, nullptr, kOptScratch},
+        {"arena", required_argument, nullptr, kOptArena},
+        {nullptr, 0, nullptr, 0},
+    };
+    int rc = kho::tools::cli::parse({"synth", kUsage, kLong}, argc, argv, [&](int id, const std::string& v) {
+        return take_option(id, v, o, out);
+    });
+    if (rc == kho::tools::cli::kRun && out->empty()) return kho::tools::cli::usage_error("synth", "--out is required");
+    return rc;
 }
 
 }  // namespace
@@ -69,60 +151,8 @@ int khotool_synth(int argc, char** argv) {
     using namespace kho::synth;
     Options o;
     std::string out;
-    for (int i = 0; i < argc; ++i) {
-        std::string a = argv[i];
-        auto value = [&](std::string* v) {
-            if (i + 1 >= argc) return false;
-            *v = argv[++i];
-            return true;
-        };
-        std::string v;
-        uint64_t n;
-        if (a == "-h" || a == "--help") {
-            std::fputs(kUsage, stdout);
-            return 0;
-        } else if (a == "synth" && i == 0) {
-            continue;  // tolerate being handed argv with the subcommand name first
-        } else if (a == "--out") {
-            if (!value(&out)) return fail("--out needs a directory");
-        } else if (a == "--format") {
-            if (!value(&v) || !parse_format(v, &o.format)) return fail("bad --format " + v);
-        } else if (a == "--blocks") {
-            if (!value(&v) || !parse_u64(v, &n) || n > (1u << 20)) return fail("bad --blocks " + v);
-            o.blocks = n;
-        } else if (a == "--orders") {
-            uint64_t lo = 0, hi = 0;
-            if (!value(&v) || !parse_pairs(v, '-', [&](uint64_t x, uint64_t y) { lo = x, hi = y; }) || lo > hi || hi > 40)
-                return fail("bad --orders " + v);
-            o.min_order = unsigned(lo), o.max_order = unsigned(hi);
-        } else if (a == "--no-each-order") {
-            o.each_order = false;
-        } else if (a == "--full-order") {
-            if (!value(&v) || !parse_u64(v, &n) || n > 40) return fail("bad --full-order " + v);
-            o.full_max_order = unsigned(n);
-        } else if (a == "--seed") {
-            if (!value(&v) || !parse_u64(v, &o.seed)) return fail("bad --seed " + v);
-        } else if (a == "--cluster") {
-            if (!value(&v) || !parse_u64(v, &n) || n > 1000000) return fail("bad --cluster " + v);
-            o.cluster = unsigned(n);
-        } else if (a == "--no-edge-blocks") {
-            o.edge_blocks = false;
-        } else if (a == "--by-order") {
-            o.by_order = true;
-        } else if (a == "--scratch") {
-            o.scratch.clear();
-            if (!value(&v) || !parse_pairs(v, ':', [&](uint64_t x, uint64_t y) { o.scratch.push_back({x, y}); }))
-                return fail("bad --scratch " + v);
-        } else if (a == "--arena") {
-            o.arenas.clear();
-            bool ok = value(&v) && parse_pairs(v, '-', [&](uint64_t x, uint64_t y) { o.arenas.push_back({x, y}); });
-            for (const auto& r : o.arenas) ok = ok && r.end > r.start;
-            if (!ok) return fail("bad --arena " + v);
-        } else {
-            return fail("unknown argument " + a + "\n" + kUsage);
-        }
-    }
-    if (out.empty()) return fail(std::string("--out is required\n") + kUsage);
+    int rc = parse_options(argc, argv, &o, &out);
+    if (rc != kho::tools::cli::kRun) return rc;
 
     auto t0 = std::chrono::steady_clock::now();
     State s;

@@ -8,7 +8,7 @@
 #    variables through build/host/gen/khoboot_vendor_c.h: #defines generated
 #    from abi/khoboot_vendor.h (C cannot include its C++ namespace) by the
 #    same reader the Python tooling uses;
-#  - the export tool's object in both unit-test binaries, whose
+#  - the export tool's objects in both unit-test binaries, whose
 #    loader/tests/test_export.cpp tests its pure parts.
 LINUX_KHOTOOL_STATIC := $(HOST)/khotool-static
 LINUX_CHAIN_INIT := $(HOST)/linux-chain-init
@@ -27,9 +27,13 @@ $(LINUX_CHAIN_INIT): scripts/linux/chain-init.c $(LINUX_VENDOR_C_H) | $(DEPS_STA
 	@mkdir -p $(dir $@)
 	$(HOST_CC) -std=gnu11 -Wall -Wextra -Werror -O2 -static -s -I$(dir $(LINUX_VENDOR_C_H)) -o $@ $<
 
-$(HOST)/unit_tests: $(HOST)/loader/tools/export.o
-$(ASAN)/unit_tests: $(ASAN)/loader/tools/export.o
-$(ASAN)/loader/tools/export.o: loader/tools/export.h
+# The export command and its parts (export.h lists them), and the shared
+# command-line helpers inspect (included by test_inspect.cpp) uses too.
+EXPORT_OBJS := $(addprefix loader/tools/,export.o export_plan.o root_fdt_search.o \
+	linux_sources.o dev_mem.o efivarfs.o cli.o)
+$(HOST)/unit_tests: $(addprefix $(HOST)/,$(EXPORT_OBJS))
+$(ASAN)/unit_tests: $(addprefix $(ASAN)/,$(EXPORT_OBJS))
+$(addprefix $(ASAN)/,$(EXPORT_OBJS)): $(TOOL_HDRS)
 
 ALL_TARGETS += $(LINUX_KHOTOOL_STATIC) $(LINUX_CHAIN_INIT)
 .PHONY: linux-tools
