@@ -15,7 +15,9 @@ using abi::Guid;
 inline constexpr Guid kVendorGuid = abi::kVendorGuid;
 inline constexpr const char (&kVariableName)[sizeof(abi::kDescriptorVariable)] = abi::kDescriptorVariable;
 
-inline constexpr uint64_t kMagic = 0x4353454442484f4bull;  // "KHOBDESC"
+// The bytes in memory read "KOHBDESC" (the value was chosen as "KHOBDESC"
+// with two letters swapped; states in the field carry it, so it stays).
+inline constexpr uint64_t kMagic = 0x4353454442484f4bull;
 inline constexpr uint32_t kVersion = 1;
 inline constexpr uint32_t kMaxScratch = 64;
 

@@ -11,7 +11,8 @@
 
 namespace kho::abi::manifest {
 
-inline constexpr uint64_t kMagic = 0x494e414d42484f4bull;  // "KHOBMANI"
+// The bytes in memory read "KOHBMANI" (see handover_descriptor.h kMagic).
+inline constexpr uint64_t kMagic = 0x494e414d42484f4bull;
 inline constexpr uint32_t kVersion = 1;
 
 enum Kind : uint32_t {

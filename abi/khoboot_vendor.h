@@ -1,7 +1,7 @@
 // The names khoboot owns in the UEFI variable store and the page size of
 // every contract in abi/. One place for each: C++ includes this header,
-// scripts/lib/kho_abi.py reads its constants from it, and C tools include it
-// too (it is plain C-compatible constants in a C++ namespace).
+// scripts/lib/kho_abi.py reads its constants from it, and C tools get
+// #defines generated from it (kho_abi.py --c-header, scripts/linux/build.mk).
 #pragma once
 #include <stdint.h>
 

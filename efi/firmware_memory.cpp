@@ -71,14 +71,4 @@ Status allocate_at(uint64_t start, uint64_t end, uint32_t efi_type) {
 
 void free_at(uint64_t start, uint64_t end) { g_bs->FreePages(start, (end - start + 4095) / 4096); }
 
-const char* owner_of(const kho::FirmwareMemoryMap& map, uint64_t start, uint64_t end) {
-    for (size_t i = 0; i < map.count; i++) {
-        const auto& d = map.at(i);
-        uint64_t s = d.physical_start, e = s + d.number_of_pages * 4096;
-        if (s < end && start < e && d.type != kho::abi::efi::kConventionalMemory)
-            return kho::abi::efi::memory_type_name(d.type);
-    }
-    return "not-in-map";
-}
-
 }  // namespace khoefi

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../loader/firmware.h"
 #include "../loader/memory_plan.h"
 #include "../loader/phys_mem.h"
 #include "../loader/range_set.h"
@@ -13,11 +14,7 @@
 
 namespace khoefi {
 
-struct MemoryMapSnapshot {
-    kho::FirmwareMemoryMap view;
-    uintptr_t key;
-    uint32_t descriptor_version;
-};
+using kho::MemoryMapSnapshot;
 
 // GetMemoryMap() into `buffer` (no allocation).
 kho::Status get_memory_map(void* buffer, size_t capacity, MemoryMapSnapshot* out);
@@ -33,12 +30,18 @@ kho::Status allocate_pool(size_t bytes, void** out);
 // Identity-mapped RAM as the memory map lists it (types Linux calls RAM).
 // The map is checked as hostile input by kho::firmware_ram(); storage of
 // one range per descriptor the map buffer can hold never runs out.
-class EfiPhysMem : public kho::PhysMem {
+class EfiPhysMem : public kho::FirmwareRam {
 public:
     EfiPhysMem(kho::Range* storage, size_t capacity) : ram_(storage, capacity) {}
-    kho::Status load(const kho::FirmwareMemoryMap& map);
+    kho::Status load(const kho::FirmwareMemoryMap& map) override;
     const uint8_t* view(uint64_t addr, uint64_t len) const override;
     bool is_ram(uint64_t addr, uint64_t len) const override;
+    // Memory the loader allocated: UEFI identity-maps all of it (UEFI 2.10
+    // section 2.3.4), and the firmware's map said it was free RAM.
+    uint8_t* writable(uint64_t addr, uint64_t len) override {
+        if (addr < 4096 || addr + len < addr) return nullptr;
+        return reinterpret_cast<uint8_t*>(static_cast<uintptr_t>(addr));
+    }
 
 private:
     kho::RangeSet ram_;
@@ -48,7 +51,5 @@ private:
 kho::Status allocate_at(uint64_t start, uint64_t end, uint32_t efi_type);
 void free_at(uint64_t start, uint64_t end);
 
-// Name of the memory type owning `addr` in `map` ("not-in-map" if none).
-const char* owner_of(const kho::FirmwareMemoryMap& map, uint64_t start, uint64_t end);
 
 }  // namespace khoefi

@@ -11,11 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../loader/firmware.h"
 #include "../loader/status.h"
 
 namespace khoefi {
 
-enum class KhoVariable : uint8_t { Descriptor, Manifest, Attempt, Status };
+using kho::KhoVariable;  // loader/firmware.h
 
 // *found = false (and ok) when the variable does not exist. A variable
 // larger than `capacity` is an error of the variable's own kind (a bad

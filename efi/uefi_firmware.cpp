@@ -1,0 +1,74 @@
+#include "uefi_firmware.h"
+
+#include "clock.h"
+#include "esp_files.h"
+#include "handover_variable.h"
+#include "log.h"
+#include "uefi.h"
+
+namespace khoefi {
+
+using kho::Status;
+
+// Codes up to 0xffff belong to the firmware (UEFI 2.10 SetWatchdogTimer).
+constexpr uint64_t kWatchdogCode = 0x4b484f;  // "KHO"
+
+Status UefiFirmware::memory_map(void* buffer, size_t capacity, kho::MemoryMapSnapshot* out) {
+    return get_memory_map(buffer, capacity, out);
+}
+Status UefiFirmware::memory_map_size(size_t* count, size_t* descriptor_size) {
+    return khoefi::memory_map_size(count, descriptor_size);
+}
+Status UefiFirmware::allocate_at(uint64_t start, uint64_t end, uint32_t efi_type) {
+    return khoefi::allocate_at(start, end, efi_type);
+}
+void UefiFirmware::free_at(uint64_t start, uint64_t end) { khoefi::free_at(start, end); }
+Status UefiFirmware::allocate_pool(size_t bytes, void** out) { return khoefi::allocate_pool(bytes, out); }
+
+Status UefiFirmware::read_variable(kho::KhoVariable v, void* buf, size_t capacity, size_t* len,
+                                   bool* found) {
+    return khoefi::read_variable(v, buf, capacity, len, found);
+}
+Status UefiFirmware::write_variable(kho::KhoVariable v, const void* data, size_t len) {
+    return khoefi::write_variable(v, data, len);
+}
+Status UefiFirmware::delete_variable(kho::KhoVariable v) { return khoefi::delete_variable(v); }
+
+Status UefiFirmware::open_esp() { return esp_open_root(); }
+Status UefiFirmware::file_size(const char* path, uint64_t* size) { return esp_file_size(path, size); }
+Status UefiFirmware::read_file(const char* path, uint64_t offset, void* dst, uint64_t len) {
+    return esp_read(path, offset, dst, len);
+}
+Status UefiFirmware::list_conf(const char* dir, char (*ids)[64], size_t capacity, size_t* count) {
+    return esp_list_conf(dir, ids, capacity, count);
+}
+
+void UefiFirmware::log_line(const char* text, bool serial_only) {
+    if (serial_only) logf_serial("%s", text);
+    else logf("%s", text);
+}
+void UefiFirmware::hold_console(bool hold) { log_hold_console(hold); }
+uint64_t UefiFirmware::mark_phase(const char* name, uint64_t start, uint64_t* us) {
+    uint64_t now = log_phase(name, start);
+    *us = clock_us(now) - clock_us(start);
+    return now;
+}
+uint64_t UefiFirmware::now() { return rdtsc(); }
+uint64_t UefiFirmware::us_since_entry() { return clock_us(rdtsc()); }
+
+Status UefiFirmware::set_watchdog(uint64_t seconds) {
+    EFI_STATUS es = g_bs->SetWatchdogTimer(seconds, kWatchdogCode, 0, nullptr);
+    if (EFI_ERROR(es)) return Status::error(kho::Err::Io, "status 0x%llx", (unsigned long long)es);
+    return Status::ok();
+}
+
+bool UefiFirmware::read_key(uint16_t* ch) {
+    SIMPLE_INPUT_INTERFACE* in = g_st->ConIn;
+    EFI_INPUT_KEY key;
+    if (!in || in->ReadKeyStroke(in, &key) != EFI_SUCCESS) return false;
+    *ch = key.UnicodeChar;
+    return true;
+}
+void UefiFirmware::stall_us(uint64_t us) { g_bs->Stall(us); }
+
+}  // namespace khoefi

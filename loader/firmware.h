@@ -1,0 +1,85 @@
+// What the boot flow (loader/boot_flow.h) asks of the firmware. The flow
+// decides; an implementation of this interface only performs the calls:
+// efi/uefi_firmware.cpp with UEFI boot services on a machine, and a model
+// of a firmware (loader/tests/fake_firmware.h) in host tests, so that every
+// decision of a boot runs on the host too.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memory_plan.h"
+#include "phys_mem.h"
+#include "status.h"
+
+namespace kho {
+
+// khoboot's UEFI variables (abi/khoboot_vendor.h names them).
+enum class KhoVariable : uint8_t { Descriptor, Manifest, Attempt, Status };
+
+struct MemoryMapSnapshot {
+    FirmwareMemoryMap view{};
+    uintptr_t key = 0;
+    uint32_t descriptor_version = 0;
+};
+
+// RAM as the firmware's map lists it (the types Linux calls RAM), read
+// through PhysMem; load() replaces what it knows from a new map.
+class FirmwareRam : public PhysMem {
+public:
+    virtual Status load(const FirmwareMemoryMap& map) = 0;
+    // Writable bytes of [addr, addr + len), memory the loader allocated;
+    // nullptr when the range is not RAM.
+    virtual uint8_t* writable(uint64_t addr, uint64_t len) = 0;
+};
+
+class Firmware {
+public:
+    // --- memory (UEFI 2.10 section 7.2) ---
+    // GetMemoryMap() into `buffer` (no allocation).
+    virtual Status memory_map(void* buffer, size_t capacity, MemoryMapSnapshot* out) = 0;
+    // The number of descriptors the map holds now and their size.
+    virtual Status memory_map_size(size_t* count, size_t* descriptor_size) = 0;
+    // AllocatePages(AllocateAddress) of [start, end) as `efi_type`.
+    virtual Status allocate_at(uint64_t start, uint64_t end, uint32_t efi_type) = 0;
+    virtual void free_at(uint64_t start, uint64_t end) = 0;
+    // AllocatePool(EfiLoaderData); only once a state is protected (or when
+    // there is none): before that, pool memory could land on it.
+    virtual Status allocate_pool(size_t bytes, void** out) = 0;
+    virtual FirmwareRam& ram() = 0;
+
+    // --- khoboot's variables; *found = false (and ok) when absent ---
+    virtual Status read_variable(KhoVariable v, void* buf, size_t capacity, size_t* len,
+                                 bool* found) = 0;
+    virtual Status write_variable(KhoVariable v, const void* data, size_t len) = 0;
+    // Deleting a variable that does not exist is not an error.
+    virtual Status delete_variable(KhoVariable v) = 0;
+
+    // --- files on the ESP the loader was started from ---
+    virtual Status open_esp() = 0;
+    virtual Status file_size(const char* path, uint64_t* size) = 0;
+    virtual Status read_file(const char* path, uint64_t offset, void* dst, uint64_t len) = 0;
+    // Names (without ".conf") of `dir`/*.conf, sorted by byte order.
+    virtual Status list_conf(const char* dir, char (*ids)[64], size_t capacity, size_t* count) = 0;
+
+    // --- console, clock, watchdog, keyboard ---
+    // One protocol line (without the "KHOBOOT: " prefix); `serial_only`
+    // for per-range detail that only tests read.
+    virtual void log_line(const char* text, bool serial_only) = 0;
+    // While held, console text is buffered: writing to a firmware console
+    // may allocate, which must not happen between a map snapshot and the
+    // allocations made from it.
+    virtual void hold_console(bool hold) = 0;
+    // Logs "phase <name> ..." and returns now; *us = now - start.
+    virtual uint64_t mark_phase(const char* name, uint64_t start, uint64_t* us) = 0;
+    virtual uint64_t now() = 0;
+    virtual uint64_t us_since_entry() = 0;
+    virtual Status set_watchdog(uint64_t seconds) = 0;
+    // A key pressed since the last call (its UCS-2 character), or false.
+    virtual bool read_key(uint16_t* ch) = 0;
+    virtual void stall_us(uint64_t us) = 0;
+
+protected:
+    ~Firmware() = default;
+};
+
+}  // namespace kho

@@ -1,0 +1,98 @@
+// FakeFirmware: a model of UEFI for the boot flow (loader/firmware.h) in
+// host tests. Its memory map is a list of typed segments that
+// AllocatePages(AllocateAddress) splits exactly as a firmware's next
+// GetMemoryMap() shows it (allocation only from Conventional memory, all
+// or nothing); RAM bytes live in a FakePhysMem; variables, ESP files, the
+// keyboard and the console are plain containers a test fills and reads.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include <array>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fake_phys_mem.h"
+#include "loader/firmware.h"
+#include "loader/range_set.h"
+
+namespace khotest {
+
+class FakeFirmware final : public kho::Firmware {
+public:
+    // RAM [start, end) is one Conventional segment; nothing is backed yet
+    // (back() or a PageArena over mem() adds bytes).
+    FakeFirmware(uint64_t ram_start, uint64_t ram_end);
+
+    // The firmware's own use of memory: [start, end) becomes `efi_type`.
+    void set_type(uint64_t start, uint64_t end, uint32_t efi_type);
+    uint32_t type_at(uint64_t addr) const;
+    FakePhysMem& mem() { return mem_; }
+
+    std::optional<std::vector<uint8_t>>& variable(kho::KhoVariable v) { return vars_[size_t(v)]; }
+    bool fail_writes[4] = {};  // per KhoVariable: SetVariable fails
+    std::map<std::string, std::vector<uint8_t>> files;
+    std::vector<uint16_t> keys;
+    std::vector<std::string> lines;
+    uint64_t watchdog_seconds = 0;
+    size_t pool_allocations = 0;
+    size_t page_allocations = 0;
+
+    bool logged(const std::string& needle) const;
+    std::string log_text() const;
+
+    kho::Status memory_map(void* buffer, size_t capacity, kho::MemoryMapSnapshot* out) override;
+    kho::Status memory_map_size(size_t* count, size_t* descriptor_size) override;
+    kho::Status allocate_at(uint64_t start, uint64_t end, uint32_t efi_type) override;
+    void free_at(uint64_t start, uint64_t end) override;
+    kho::Status allocate_pool(size_t bytes, void** out) override;
+    kho::FirmwareRam& ram() override { return ram_; }
+    kho::Status read_variable(kho::KhoVariable v, void* buf, size_t capacity, size_t* len,
+                              bool* found) override;
+    kho::Status write_variable(kho::KhoVariable v, const void* data, size_t len) override;
+    kho::Status delete_variable(kho::KhoVariable v) override;
+    kho::Status open_esp() override { return kho::Status::ok(); }
+    kho::Status file_size(const char* path, uint64_t* size) override;
+    kho::Status read_file(const char* path, uint64_t offset, void* dst, uint64_t len) override;
+    kho::Status list_conf(const char* dir, char (*ids)[64], size_t capacity, size_t* count) override;
+    void log_line(const char* text, bool serial_only) override;
+    void hold_console(bool) override {}
+    uint64_t mark_phase(const char* name, uint64_t start, uint64_t* us) override;
+    uint64_t now() override { return ++clock_; }
+    uint64_t us_since_entry() override { return clock_; }
+    kho::Status set_watchdog(uint64_t seconds) override;
+    bool read_key(uint16_t* ch) override;
+    void stall_us(uint64_t) override {}
+
+private:
+    struct Segment {
+        uint64_t start, end;
+        uint32_t type;
+    };
+    class Ram final : public kho::FirmwareRam {
+    public:
+        explicit Ram(FakeFirmware& fw) : fw_(fw), ram_(storage_, 1024) {}
+        kho::Status load(const kho::FirmwareMemoryMap& map) override;
+        const uint8_t* view(uint64_t addr, uint64_t len) const override;
+        bool is_ram(uint64_t addr, uint64_t len) const override;
+        uint8_t* writable(uint64_t addr, uint64_t len) override;
+
+    private:
+        FakeFirmware& fw_;
+        kho::Range storage_[1024];
+        kho::RangeSet ram_;
+    };
+    bool all_of_type(uint64_t start, uint64_t end, uint32_t type) const;
+
+    std::vector<Segment> segments_;  // sorted, disjoint, covering RAM
+    FakePhysMem mem_;
+    Ram ram_{*this};
+    std::array<std::optional<std::vector<uint8_t>>, 4> vars_;
+    std::vector<std::unique_ptr<uint8_t[]>> pools_;
+    uint64_t clock_ = 0;
+};
+
+}  // namespace khotest
