@@ -1,4 +1,5 @@
-// The integrity manifest parser; a parsed manifest rebuilds byte for byte.
+// The integrity manifest parser; a parsed manifest (version 1, CRC-32, or
+// version 2, CRC-32C) rebuilds byte for byte at its own version.
 #include <string.h>
 
 #include <vector>
@@ -14,7 +15,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (uint32_t i = 0; i < view.count; ++i) entries[i] = view.entry(i);
     std::vector<uint8_t> out(size);
     size_t n = 0;
-    if (!kho::build_manifest(entries.data(), view.count, out.data(), out.size(), &n)) __builtin_trap();
+    if (view.version != kho::abi::manifest::kVersionCrc32 && view.version != kho::abi::manifest::kVersionCrc32c)
+        __builtin_trap();
+    if (!kho::build_manifest_as(view.version, entries.data(), view.count, out.data(), out.size(), &n))
+        __builtin_trap();
     if (n != size || memcmp(out.data(), data, size) != 0) __builtin_trap();
     return 0;
 }

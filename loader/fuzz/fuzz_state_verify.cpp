@@ -7,8 +7,9 @@
 // nothing).
 //
 // Input: u8 flags (bits 0-1 the entry's kho-verify, auto/off/metadata/
-// full; bit2 no manifest; bit3 set every entry's crc32 to the RAM's;
-// bit4 set the checksum; bit5 the root FDT is the first entry's start;
+// full; bit2 no manifest; bit3 set every entry's checksum to the RAM's;
+// bit4 set the header checksum (both by the checksum of the manifest's
+// version field: 1 CRC-32, 2 CRC-32C, else CRC-32C, which must be refused); bit5 the root FDT is the first entry's start;
 // bit6 the manifest bytes are not 8-byte aligned), u8 protected range
 // count (at most 32), each {u16 first page, u16 pages} inside the 4 MiB
 // of RAM, u32 metadata_bytes (at most 8 times the RAM), u64 fdt_addr,
@@ -17,7 +18,7 @@
 #include <string.h>
 
 #include "fuzz_mem.h"
-#include "loader/crc32.h"
+#include "loader/crc32c.h"
 #include "loader/state_verify.h"
 
 namespace {
@@ -50,14 +51,21 @@ private:
     mutable uint64_t bytes_ = 0;
 };
 
-bool ram_crc(const PhysMem& mem, uint64_t start, uint64_t size, uint32_t* out) {
+// The checksum a version names; an unknown version gets CRC-32C, so the
+// fix-ups below still make the rest of such a manifest look sound.
+uint32_t digest(uint32_t version, const void* p, size_t n, uint32_t crc) {
+    if (!manifest_checksum(version, p, n, &crc)) crc = crc32c(p, n, crc);
+    return crc;
+}
+
+bool ram_crc(uint32_t version, const PhysMem& mem, uint64_t start, uint64_t size, uint32_t* out) {
     uint32_t crc = 0;
     while (size) {
         uint64_t piece = kho::fuzz::kPage - (start & (kho::fuzz::kPage - 1));
         if (piece > size) piece = size;
         const uint8_t* p = mem.view(start, piece);
         if (!p) return false;
-        crc = crc32(p, piece, crc);
+        crc = digest(version, p, piece, crc);
         start += piece;
         size -= piece;
     }
@@ -96,17 +104,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     // Fix-ups so mutations reach the digest checks.
     size_t count = len >= sizeof(m::Header) ? (len - sizeof(m::Header)) / sizeof(m::Entry) : 0;
+    uint32_t version = 0;
+    if (len >= sizeof(m::Header)) memcpy(&version, manifest + offsetof(m::Header, version), 4);
     if ((flags & 32) && count) memcpy(&fdt_addr, manifest + sizeof(m::Header), 8);
     if (flags & 8) {
         for (size_t i = 0; i < count; i++) {
             m::Entry e;
             uint8_t* at = manifest + sizeof(m::Header) + i * sizeof(e);
             memcpy(&e, at, sizeof(e));
-            if (e.size <= kRam && ram_crc(ram, e.start, e.size, &e.crc32)) memcpy(at, &e, sizeof(e));
+            if (e.size <= kRam && ram_crc(version, ram, e.start, e.size, &e.checksum)) memcpy(at, &e, sizeof(e));
         }
     }
     if ((flags & 16) && len >= sizeof(m::Header)) {
-        uint32_t crc = crc32_self_checked(manifest, len, offsetof(m::Header, checksum));
+        const size_t at = offsetof(m::Header, checksum);
+        const uint32_t zero = 0;
+        uint32_t crc = digest(version, manifest, at, 0);
+        crc = digest(version, &zero, 4, crc);
+        crc = digest(version, manifest + at + 4, len - at - 4, crc);
         memcpy(manifest + offsetof(m::Header, checksum), &crc, 4);
     }
 
@@ -116,6 +130,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // open_manifest(): whatever it accepts lies inside the bounds.
     ManifestView view;
     if (have && open_manifest(manifest, len, fdt_addr, bounds, &view)) {
+        CHECK(view.version == m::kVersionCrc32 || view.version == m::kVersionCrc32c);
         uint64_t kind_bytes[2] = {0, 0};
         bool names_fdt = false;
         for (uint32_t i = 0; i < view.count; i++) {

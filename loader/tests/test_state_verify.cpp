@@ -1,6 +1,6 @@
 // kho-verify: the level an entry asks for, the manifest's binding to the
 // state, in-RAM manifest ranges, and the whole check as khoboot runs it.
-// Manifests are encoded here with zlib's CRC-32 (independent of the core's
+// Manifests are encoded here as version 1 with zlib's CRC-32 (independent of the core's
 // build_manifest()/crc32()).
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -33,7 +33,7 @@ std::vector<uint64_t> encode(const khotest::FakePhysMem& ram, const std::vector<
     std::vector<uint8_t> b(sizeof(m::Header) + list.size() * sizeof(m::Entry));
     m::Header h{};
     h.magic = m::kMagic;
-    h.version = m::kVersion;
+    h.version = m::kVersionCrc32;  // v1: what the Python producers write
     h.header_size = sizeof(m::Header);
     h.entry_count = uint32_t(list.size());
     for (size_t i = 0; i < list.size(); ++i) {
@@ -42,7 +42,7 @@ std::vector<uint64_t> encode(const khotest::FakePhysMem& ram, const std::vector<
         e.size = list[i].size;
         e.kind = list[i].kind;
         const uint8_t* p = ram.view(e.start, e.size);
-        e.crc32 = p ? uint32_t(::crc32(0, p, uInt(e.size))) : 0;
+        e.checksum = p ? uint32_t(::crc32(0, p, uInt(e.size))) : 0;
         std::memcpy(b.data() + sizeof(h) + i * sizeof(e), &e, sizeof(e));
     }
     std::memcpy(b.data(), &h, sizeof(h));
