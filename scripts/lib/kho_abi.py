@@ -114,7 +114,9 @@ SCRATCH = Layout(SCRATCH_H, "KhoScratch")
 
 # --- abi/integrity_manifest.h --------------------------------------------------------
 MANIFEST_MAGIC = MANIFEST_H["kMagic"]
-MANIFEST_VERSION = MANIFEST_H["kVersion"]
+# The Python tools write version 1 (CRC-32, zlib.crc32), which khoboot keeps
+# accepting; khotool and the loader core write version 2 (CRC-32C).
+MANIFEST_VERSION = MANIFEST_H["kVersionCrc32"]
 KIND_METADATA = MANIFEST_H["kKindMetadata"]
 KIND_DATA = MANIFEST_H["kKindData"]
 MANIFEST_HEADER = Layout(MANIFEST_H, "Header")
@@ -161,7 +163,7 @@ def pack_descriptor(fdt_addr: int, scratch, flags: int = 0, fdt_crc32: int = 0,
 def pack_manifest(entries) -> bytes:
     """A version-1 integrity manifest from (start, size, crc32, kind)
     entries, in the given order."""
-    body = b"".join(MANIFEST_ENTRY.pack(start=s, size=n, crc32=c, kind=k) for s, n, c, k in entries)
+    body = b"".join(MANIFEST_ENTRY.pack(start=s, size=n, checksum=c, kind=k) for s, n, c, k in entries)
     head = MANIFEST_HEADER.pack(magic=MANIFEST_MAGIC, version=MANIFEST_VERSION,
                                 header_size=MANIFEST_HEADER.size, entry_count=len(entries))
     return _with_checksum(MANIFEST_HEADER, head + body)
