@@ -2,7 +2,7 @@
 // (khotool synth, test_kernel, the Linux export tool) next to a KHO state,
 // so the loader can refuse a state whose bytes changed between the
 // producer and the handover (firmware scribbling over RAM during the warm
-// reset: OVMF rewrites 0x1000000-0x1704000 on q35, see environment.md).
+// reset: OVMF rewrites 0x900000-0x16e1000 and more on q35, docs/firmware-facts.md).
 // Named by the handover descriptor (manifest_addr/size, kFlagManifest).
 // All fields little-endian.
 //

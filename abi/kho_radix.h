@@ -2,7 +2,7 @@
 // one-page table nodes ending in one-page bitmap leaves.
 // Source: Linux include/linux/kho/abi/kexec_handover.h @3f2ad900 ("kho:
 // adopt radix tree for preserved memory tracking", Jason Miu, 2026) and
-// kernel/liveupdate/kexec_handover.c @019fc368. kho-abi.md section 2.2.
+// kernel/liveupdate/kexec_handover.c @019fc368. docs/kho-abi.md section 5.
 #pragma once
 #include <stdint.h>
 
@@ -36,7 +36,7 @@ constexpr Geometry geometry_for(unsigned page_shift) {
     // DIV_ROUND_UP(ORDER_0_LOG2 - BITMAP_LOG2 + 1, TABLE_LOG2) + 1, as in
     // Linux 7.2.13 include/linux/kho/abi/kexec_handover.h: a key is
     // ORDER_0_LOG2 + 1 bits wide (the order-0 order bit included). The "+ 1"
-    // is missing from kho-abi.md; it makes 16 KiB trees 5 levels deep.
+    // is not in the first radix posting (docs/kho-abi.md 5.2); it makes 16 KiB trees 5 levels deep.
     g.max_depth = (g.order0_log2 - g.bitmap_log2 + 1 + g.table_log2 - 1) / g.table_log2 + 1;
     return g;
 }
@@ -66,7 +66,7 @@ constexpr uint64_t key_phys(const Geometry& g, uint64_t key) {
     return shift >= 64 ? 0 : key << shift;
 }
 
-// Worked examples from kho-abi.md section 2.2 (4 KiB pages).
+// Worked examples from docs/kho-abi.md section 5.5 (4 KiB pages).
 static_assert(encode_key(kGeometry4K, 0x123456000ull, 0) == 0x0010000000123456ull);
 static_assert(encode_key(kGeometry4K, 0x40000000ull, 9) == 0x0000080000000200ull);
 static_assert(encode_key(kGeometry4K, 0x80000000ull, 18) == 0x0000000400000002ull);

@@ -44,7 +44,7 @@ Status init_boot_params(const BzImage& image, const uint8_t* prefix, size_t pref
     bp->ext_cmd_line_ptr = hi32(in.cmdline_addr);
     h.setup_data = 0;
     // Always pass the RSDP: it can be lost otherwise (kexec-tools and
-    // Limine do the same; boot-protocols.md pitfalls).
+    // Limine do the same; docs/boot-protocols.md section 5).
     bp->acpi_rsdp_addr = in.acpi_rsdp;
     bp->efi_info.efi_loader_signature = x86::kEfi64LoaderSignature;
     bp->efi_info.efi_systab = lo32(in.efi_system_table);

@@ -73,8 +73,8 @@ private:
     size_t n_ = 0;
 };
 
-// kho_data for SETUP_KEXEC_KHO (kho-abi.md 5.1): fdt_size is always one
-// page; a multikernel-v1 state is passed with scratch 0/0 (section 7.6),
+// kho_data for SETUP_KEXEC_KHO (docs/boot-protocols.md 3.2): fdt_size is always one
+// page; a multikernel-v1 state is passed with scratch 0/0 (docs/kho-abi.md 10),
 // which a normal KHO state must never be.
 abi::x86::KhoData make_kho_data(uint64_t fdt_addr, uint64_t scratch_table_addr,
                                 size_t scratch_count, bool multikernel);

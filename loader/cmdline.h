@@ -1,7 +1,7 @@
 // The kernel command line the loader hands over: the entry's options plus
-// what a KHO boot needs (kho-abi.md section 0 item 10): `kho=on` unless
+// what a KHO boot needs (docs/kho-abi.md section 8.3): `kho=on` unless
 // the consumer is told otherwise, and one `reserve_mem=` per memblock
-// reserve_mem region the producer preserved (section 7.2), since the
+// reserve_mem region the producer preserved (docs/kho-abi.md 9.1), since the
 // consumer only re-adopts a region its own command line names.
 #pragma once
 #include <stddef.h>

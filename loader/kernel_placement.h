@@ -4,7 +4,7 @@
 // and the initrd go inside free scratch: the consumer's early allocations
 // (and its decompressor's KASLR, arch/x86/boot/compressed/kaslr.c
 // process_kho_entries()) are confined to scratch, so that is where the
-// kernel is meant to run (kho-abi.md sections 4.4, 5.2). The boot data
+// kernel is meant to run (docs/kho-abi.md 7.3, docs/boot-protocols.md 3.3). The boot data
 // (boot_params, command line, setup_data nodes, the scratch table, the EFI
 // memory map) goes outside scratch when it can: the decompressor's
 // mem_avoid does not cover the scratch table, so a randomised output

@@ -1,5 +1,5 @@
-// Decoder of the kho-v2..v4 radix-tree preserved-memory map, kho-abi.md
-// section 2.2: a fixed-depth walk (every path has max_depth - 1 table pages
+// Decoder of the kho-v2..v4 radix-tree preserved-memory map, docs/kho-abi.md
+// section 5: a fixed-depth walk (every path has max_depth - 1 table pages
 // and one leaf), so depth is bounded by construction and revisits are
 // refused through `visited`.
 #pragma once

@@ -1,5 +1,5 @@
 // Decoder of the kho-v1 preserved-memory map (khoser_mem_chunk list with
-// bitmaps), kho-abi.md section 2.1.
+// bitmaps), docs/kho-abi.md section 4.
 #pragma once
 #include <stdint.h>
 #include "../abi/kho_v1.h"

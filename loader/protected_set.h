@@ -1,7 +1,7 @@
 // Everything a KHO boot must keep intact, gathered in one place: the
 // preserved blocks and map metadata (from the decoders), the root FDT
 // page, every sub-blob, and the scratch table when it lives at a given
-// address. kho-abi.md section 0, items 3-5.
+// address. docs/kho-abi.md section 6.
 #pragma once
 #include <stdint.h>
 #include "../abi/kho_scratch.h"

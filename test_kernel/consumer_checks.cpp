@@ -139,7 +139,7 @@ bool check_fdt(Ctx& c, const char* expect, uint64_t* map) {
     else if (!c.fdt.open(reinterpret_cast<const uint8_t*>(kd.fdt_addr), kPage, &why)) {
     } else if (!c.fdt.prop_is_string(FdtView::kRoot, "compatible", expect)) why = "root compatible differs";
     // 6.19+ consumers refuse a state whose map pointer is 0 or missing
-    // (kho-abi.md 3.1), so a state without one is broken, not empty.
+    // (docs/kho-abi.md 8.1), so a state without one is broken, not empty.
     else if (map && !c.fdt.prop_u64_native(FdtView::kRoot, kPropPreservedMemoryMap, map)) why = "no 8-byte preserved-memory-map";
     else if (map && !*map) why = "preserved-memory-map is 0";
     const uint8_t* v = nullptr;
@@ -194,7 +194,7 @@ void check_placement(Ctx& c) {
         if (s.addr <= c.bi.initrd_phys && c.bi.initrd_phys + c.bi.initrd_size <= s.addr + s.size) initrd_in = true;
     }
     // kexec puts every segment into scratch (kho_locate_mem_hole(),
-    // kho-abi.md 4.4); the firmware path is held to the same.
+    // docs/kho-abi.md 7.3); the firmware path is held to the same.
     check("placement", in >= 0 && initrd_in, "kernel 0x%lx-0x%lx %s %d, initrd %s",
           (unsigned long)c.bi.image_start, (unsigned long)c.bi.image_end,
           in >= 0 ? "inside scratch region" : "outside every scratch region", in,

@@ -1,5 +1,5 @@
 // The consumer's own decoders of the preserved-memory map, written from
-// kho-abi.md sections 2.1 and 2.2 independently of loader/: a state that
+// docs/kho-abi.md sections 4 and 5 independently of loader/: a state that
 // the loader accepted is re-read here by different code.
 //
 // Visitor: bool block(uint64_t phys, unsigned order) for every preserved

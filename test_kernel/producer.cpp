@@ -94,7 +94,7 @@ void mark_non_ram(const BootInfo& bi) {
         if (ram[i].e > pos) pos = ram[i].e;
     }
     g_busy.add(pos, kIdentityLimit);
-    g_busy.add(0, 1 << 20);  // real-mode area: Linux reserves it anyway (kho-abi.md 4.4)
+    g_busy.add(0, 1 << 20);  // real-mode area: Linux reserves it anyway (docs/kho-abi.md 7.3)
 }
 
 // Splits [start, end) into naturally aligned power-of-two blocks the way
@@ -179,7 +179,7 @@ void produce(const BootInfo& bi, const Options& o, const ConsumedState& prev, co
         for (uint32_t i = 0; i < scratch_count; ++i) scratch[i] = prev.scratch[i];
     } else {
         // One region per window (lowmem first), 2 MiB aligned like
-        // CMA_MIN_ALIGNMENT_BYTES (kho-abi.md 4.2).
+        // CMA_MIN_ALIGNMENT_BYTES (docs/kho-abi.md 7.2).
         // 16 MiB into each window, so that blocks can sit below it too.
         for (size_t i = 0; i < win.count && scratch_count < 2; ++i) {
             PhysRange inner{win.w[i].start + (16ull << 20), win.w[i].end};
@@ -301,7 +301,7 @@ void produce(const BootInfo& bi, const Options& o, const ConsumedState& prev, co
         leaves = enc.leaf_pages();
     }
 
-    // ---- root FDT (one page, kho-abi.md 1.2)
+    // ---- root FDT (one page, docs/kho-abi.md 3.1)
     auto* fdt_bytes = reinterpret_cast<uint8_t*>(fdt_page);
     fdt::Writer w(fdt_bytes, kPage);
     w.begin_node("");

@@ -1,4 +1,4 @@
-// Protocol lines of the test kernel (design.md "Serial line protocol"):
+// Protocol lines of the test kernel (docs/architecture.md section 4):
 //   TEST_KERNEL: check NAME ok|fail DETAIL   one per check
 //   TEST_KERNEL: result pass|fail            once, just before QEMU exits
 // plus informational "TEST_KERNEL: info ..." and "TEST_KERNEL: produce ...".

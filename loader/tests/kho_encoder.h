@@ -1,5 +1,5 @@
 // An independent producer of KHO states for the host tests, written from
-// shared/kho-abi.md (sections 1 and 2), not from the decoders: raw byte
+// docs/kho-abi.md (sections 3 to 5), not from the decoders: raw byte
 // offsets, its own key/index arithmetic, and libfdt's sequential-write API
 // for FDTs (the way a 6.16 producer builds its root FDT). Tests compare what
 // the decoders report with the block lists given to this encoder, so the
@@ -63,7 +63,7 @@ private:
 };
 
 // ---------------------------------------------------------------------------
-// kho-v2 .. kho-v4 radix tree (kho-abi.md 2.2).
+// kho-v2 .. kho-v4 radix tree (docs/kho-abi.md 5).
 
 struct RadixShape {
     unsigned page_shift;
@@ -104,7 +104,7 @@ RadixTree encode_radix(FakePhysMem& mem, PageArena& arena, const std::vector<Blo
 void radix_add(FakePhysMem& mem, PageArena& arena, RadixTree& tree, const Block& b);
 
 // ---------------------------------------------------------------------------
-// kho-v1 khoser_mem_chunk list (kho-abi.md 2.1).
+// kho-v1 khoser_mem_chunk list (docs/kho-abi.md 4).
 
 enum class V1Layout { Bytes512, Page };
 

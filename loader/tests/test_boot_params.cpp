@@ -122,7 +122,7 @@ TEST(KhoData, NormalAndMultikernel) {
     EXPECT_EQ(d.fdt_size, 4096u);
     EXPECT_EQ(d.scratch_addr, 0x7fe7e070u);
     EXPECT_EQ(d.scratch_size, 48u);
-    // Byte layout as the kernel's struct kho_data (kho-abi.md 5.1).
+    // Byte layout as the kernel's struct kho_data (docs/boot-protocols.md 3.2).
     uint8_t raw[32];
     memcpy(raw, &d, 32);
     EXPECT_EQ(raw[3], 0x20);

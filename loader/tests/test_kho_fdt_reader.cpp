@@ -1,5 +1,5 @@
 // Root KHO FDT reader (loader/kho_fdt_reader.h): every version's property
-// rules (kho-abi.md section 1), built with libfdt's sequential-write API by
+// rules (docs/kho-abi.md section 3), built with libfdt's sequential-write API by
 // the test encoder; and the ways a root FDT can be broken: header, size,
 // structure, compatible, property sizes, missing properties, zero map.
 #include <gtest/gtest.h>

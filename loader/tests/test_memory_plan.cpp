@@ -93,7 +93,7 @@ kho::Status make_plan(const FwMap& map, const Set& protect, const Set& scratch, 
     return kho::make_memory_plan(map.view(), protect.set, scratch.set, work.data(), work.size(), p.plan);
 }
 
-// An OVMF-like q35 map, 2 GiB below 4 GiB plus 1 GiB above (environment.md).
+// An OVMF-like q35 map, 2 GiB below 4 GiB plus 1 GiB above (docs/firmware-facts.md 3).
 std::vector<Desc> ovmf_like() {
     return {
         {efi::kBootServicesCode, 0x0, 0xa0},            // 0 - 640K
@@ -153,7 +153,7 @@ TEST(MemoryPlan, CleanStateIsAllocatedInFewCalls) {
 }
 
 TEST(MemoryPlan, ConflictWithBootServicesDataNamesTheOwner) {
-    // The PEI scratch area OVMF reuses (environment.md): preserved memory
+    // The PEI scratch area OVMF reuses (docs/firmware-facts.md 2.2): preserved memory
     // there would be silently overwritten.
     FwMap map(ovmf_like());
     Set protect(8, {{0x1600000, 0x1800000}});

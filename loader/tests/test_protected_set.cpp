@@ -3,7 +3,7 @@
 // read_kho_fdt, map, sub-blobs, scratch table): preserved blocks, every
 // map metadata page, the FDT page, each sub-blob rounded out to pages, the
 // scratch table. The expected set is computed here from the encoder's
-// input (kho-abi.md section 0, items 3-5).
+// input (docs/kho-abi.md section 6).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -182,7 +182,7 @@ TEST_F(ProtectedSetTest, KhoV1StateBothLayouts) {
 
 TEST_F(ProtectedSetTest, ExplicitV1LayoutIsHonoured) {
     // Page-aligned 512-byte objects look like page bitmaps to Auto; the
-    // configuration can say otherwise (kho-abi.md 2.1: only the producer's
+    // configuration can say otherwise (docs/kho-abi.md 4.4: only the producer's
     // kernel version tells).
     std::vector<Block> blocks = {{0x100000000ull, 0}};
     V1List list = encode_v1(mem, arena, blocks, {V1Layout::Bytes512, false});

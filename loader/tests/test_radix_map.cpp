@@ -72,7 +72,7 @@ protected:
 };
 
 // ---------------------------------------------------------------------------
-// The encoder itself against the worked examples of kho-abi.md 2.2, so that
+// The encoder itself against the worked examples of docs/kho-abi.md 5.5, so that
 // round trips below test the decoder against the ABI rather than against a
 // shared misunderstanding.
 

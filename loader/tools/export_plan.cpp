@@ -207,7 +207,7 @@ Status plan_export(const PhysMem& mem, uint64_t fdt_addr,
     auto d = std::make_unique<Decoded>();
     KHO_TRY(decode(mem, *state, d.get()));
     KHO_TRY(check_state_preserved(*state, d->blocks.set));
-    // kho-abi.md section 0 item 6: scratch is reused wholesale by the next
+    // docs/kho-abi.md section 7.4: scratch is reused wholesale by the next
     // boot (its kernel and early allocations go there).
     KHO_TRY(check_scratch(mem, scratch, d->protect.set));
 

@@ -90,7 +90,7 @@ void put(HostMem& m, uint64_t phys, const void* src, uint64_t len) {
 }
 
 std::string build_multikernel(const Options& o, State* s, HostMem& mem) {
-    // multikernel-v1 (kho-abi.md 7.6): one page, root compatible and a
+    // multikernel-v1 (docs/kho-abi.md 10): one page, root compatible and a
     // node multikernel { dtb-data = <instance DTB> }; no map, no scratch.
     uint8_t inst[512] = {};
     tk::fdt::Writer iw(inst, sizeof(inst));
@@ -343,7 +343,7 @@ std::string build_state(const Options& o, State* s) {
         s->leaf_pages = enc.leaf_pages();
     }
 
-    // ---- root FDT (kho-abi.md 1.2)
+    // ---- root FDT (docs/kho-abi.md 3)
     uint8_t page[kPage] = {};
     tk::fdt::Writer w(page, kPage);
     abi::KhoVersion ver = format_version(o.format);

@@ -9,7 +9,7 @@ warm resets inside one run keep both RAM and variables.
 The runner asserts on *protocol lines* only, never on free text: a protocol
 line is a serial line that starts with one of the scenario's tags followed
 by ": " (by default ``KHOBOOT: `` from the loader and ``TEST_KERNEL: `` from
-test_kernel; see design.md "Serial line protocol").
+test_kernel; see docs/architecture.md section 4).
 
 Writing scenarios (the plug-in format)
 --------------------------------------

@@ -1,5 +1,5 @@
 """QEMU + OVMF launcher for one run of a scenario (TCG only: KVM cannot
-run OVMF on these machines, environment.md).
+run OVMF on these machines, docs/firmware-facts.md).
 
 Machine: q35, one CPU, the pflash pair (CODE read-only, a per-scenario copy
 of VARS that persists across warm resets and across runs), the ESP as a

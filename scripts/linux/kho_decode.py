@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent decoder of a KHO (kho-v2..v4, radix tree) state in a RAM dump.
 
-Written from shared/kho-abi.md section 2.2 and the layout facts in Linux
+Written from docs/kho-abi.md section 5 and the layout facts in Linux
 7.2's include/linux/kho/abi/kexec_handover.h (4 KiB pages):
 
   * root FDT: one page, standard big-endian flattened device tree; root

@@ -176,7 +176,7 @@ def fdt_u64(st: State, path: str, name: str) -> int:
 
 # --- the kho-v2..v4 radix tree (4 KiB pages, Linux 7.2 geometry) --------------
 # key = 1 << (52 - order) | phys >> (12 + order); tables at levels 5..1 take
-# 9 bits each above the 15 bits of a leaf bitmap (kho-abi.md 2.2).
+# 9 bits each above the 15 bits of a leaf bitmap (docs/kho-abi.md 5).
 
 def level_shift(level: int) -> int:
     return (level - 1) * 9 + 15

@@ -3,11 +3,11 @@
 reporting what the kernel received.
 
 The KHO state is synthetic and small, generated here from
-shared/kho-abi.md (sections 1, 2.2, 7.2) independently of the loader: a
+docs/kho-abi.md (sections 3, 5, 9.1) independently of the loader: a
 kho-v4 root FDT with a "memblock" sub-FDT naming one reserve_mem region,
 and a 6-level radix tree preserving a few blocks. It is written into guest
-RAM with QEMU's loader device in 0x10000000-0x7e000000, which OVMF leaves
-alone (environment.md), and named with the entry's static keys.
+RAM with QEMU's loader device in 0x10000000-0x7b000000, which OVMF leaves
+alone (docs/firmware-facts.md 2.2), and named with the entry's static keys.
 
 Bookworm's 6.1 has no KHO: it keeps the SETUP_KEXEC_KHO node in
 /sys/kernel/boot_params/setup_data but does not use it, so its
@@ -98,7 +98,7 @@ def synth_state(blocks=None):
         pages[p] = bytearray(PAGE)
         return p
 
-    # kho-abi.md 2.2, 4 KiB pages: 6 levels, key = order bit | phys >> (12 + order).
+    # docs/kho-abi.md 5, 4 KiB pages: 6 levels, key = order bit | phys >> (12 + order).
     root = new_page()
     for phys, order in blocks:
         key = (1 << (52 - order)) | (phys >> (12 + order))
@@ -131,7 +131,7 @@ def synth_state(blocks=None):
 
 
 def synth_multikernel() -> bytes:
-    """A multikernel-v1 root FDT (kho-abi.md 7.6) with a tiny instance DTB."""
+    """A multikernel-v1 root FDT (docs/kho-abi.md 10) with a tiny instance DTB."""
     dtb = fdt_blob(("", [("compatible", cstr("khoboot,probe-instance"))], []))
     return fdt_blob(("", [("compatible", cstr("multikernel-v1"))],
                      [("multikernel", [("dtb-data", dtb)], [])]))

@@ -1,7 +1,7 @@
 // A minimal sequential flattened-devicetree writer (Devicetree
 // Specification v0.4, chapter 5: header, empty memory reservation block,
 // structure block, strings block; big-endian tokens). KHO property values
-// themselves are native-endian (kho-abi.md 1.2), which is the caller's
+// themselves are native-endian (docs/kho-abi.md 3.2), which is the caller's
 // business. Written for the producers (test_kernel, khotool synth) so that
 // the state they build does not depend on the loader's FDT code.
 #pragma once

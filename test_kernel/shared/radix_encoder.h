@@ -1,5 +1,5 @@
-// Encoder of the kho-v2..v4 radix-tree preserved-memory map (kho-abi.md
-// 2.2; Linux include/linux/kho/abi/kexec_handover.h @3f2ad900): the
+// Encoder of the kho-v2..v4 radix-tree preserved-memory map (docs/kho-abi.md
+// section 5; Linux include/linux/kho/abi/kexec_handover.h @3f2ad900): the
 // producer side of kho_radix_walk_tree(). Levels are fixed: a key's path
 // is max_depth - 1 table pages and one bitmap leaf, created on demand.
 //

@@ -1,4 +1,4 @@
-// Encoder of the kho-v1 preserved-memory map (kho-abi.md 2.1; Linux
+// Encoder of the kho-v1 preserved-memory map (docs/kho-abi.md section 4; Linux
 // kernel/kexec_handover.c kho_mem_serialize() 6.16 .. 7.0): a linked list
 // of one-page chunks, each holding up to 255 {phys_start, bitmap} elements
 // of one order; bitmaps are 512-byte objects (6.16 .. 6.17.8, packed
