@@ -15,6 +15,11 @@ TK_ASFLAGS := -fpie -fvisibility=hidden
 TK_CXX_SRCS := $(wildcard test_kernel/*.cpp)
 # Pieces of the portable core reused as is (formatting, CRC-32).
 TK_CORE_SRCS := loader/format.cpp loader/crc32.cpp
+# Debian's libfdt.a (as efi/build.mk links it): position-independent
+# (PC32/PLT32 relocations only), no SSE; the producer writes its FDTs with
+# its sequential-write API. libfdt_glue.cpp supplies what it needs beyond
+# libc.cpp.
+TK_LIBFDT := /usr/lib/x86_64-linux-gnu/libfdt.a
 TK_ASM_SRCS := test_kernel/head32.S test_kernel/head64.S test_kernel/exception_entry.S
 TK_HDRS := $(wildcard test_kernel/*.h test_kernel/shared/*.h) $(CORE_HDRS)
 TK_OBJS := $(TK_CXX_SRCS:test_kernel/%.cpp=$(TK_OUT)/%.o) \
@@ -36,7 +41,7 @@ $(TK_OUT)/setup.bin: $(TK_OUT)/setup16.o test_kernel/setup.ld
 	objcopy -O binary $(TK_OUT)/setup.elf $@
 $(TK_OUT)/kernel.elf: $(TK_OBJS) test_kernel/kernel.ld
 	ld -pie --no-dynamic-linker -z noexecstack -z norelro --build-id=none --no-warn-rwx-segments \
-		-T test_kernel/kernel.ld -o $@ $(TK_OBJS)
+		-T test_kernel/kernel.ld -o $@ $(TK_OBJS) $(TK_LIBFDT)
 $(TK_OUT)/kernel.bin: $(TK_OUT)/kernel.elf
 	objcopy -O binary $< $@
 $(TK_IMAGE): $(TK_OUT)/setup.bin $(TK_OUT)/kernel.elf $(TK_OUT)/kernel.bin test_kernel/mkbzimage.py

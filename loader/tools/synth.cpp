@@ -1,17 +1,16 @@
 // Building a synthetic KHO state (see synth.h).
 #include "synth.h"
 
+#include <stdint.h>
+
 #include <algorithm>
 #include <cstring>
 
-#include "abi/kho_radix.h"
-#include "abi/kho_v1.h"
+#include <libfdt.h>
+
 #include "abi/multikernel.h"
-#include "loader/crc32.h"
 #include "test_kernel/shared/block_pattern.h"
-#include "test_kernel/shared/fdt_writer.h"
-#include "test_kernel/shared/radix_encoder.h"
-#include "test_kernel/shared/v1_encoder.h"
+#include "test_kernel/shared/state_builder.h"
 
 namespace kho::synth {
 
@@ -20,9 +19,7 @@ namespace pat = tk::pattern;
 
 namespace {
 
-
 uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
-
 
 // Busy ranges (scratch, metadata area, blocks placed out of order) that the
 // block placement steps around.
@@ -50,68 +47,163 @@ private:
     std::vector<Range> r_;
 };
 
+// The state builder's Env on the host (test_kernel/shared/state_builder.h).
 // Metadata pages come from a dedicated area at the start of the first
-// arena; the encoders see them through this interface.
-struct HostMem {
-    State& s;
-    uint64_t next, end;
-    uint64_t alloc_page() {
-        if (next + kPage > end) return 0;
+// arena, backed by one host buffer; blocks are only digested (page_bytes()
+// makes their bytes when the blobs are written).
+struct SynthEnv {
+    const Options& o;
+    Busy& busy;
+    uint64_t base, next, end;
+    std::vector<uint8_t> area;  // [base, end)
+
+    uint64_t alloc_meta(uint64_t bytes) {
+        uint64_t size = align_up(bytes, kPage);
+        if (size > end - next) return 0;
         uint64_t p = next;
-        next += kPage;
-        s.pages[p].fill(0);
+        next += size;
         return p;
     }
-    uint64_t* page(uint64_t phys) { return s.pages.at(phys).data(); }
-    uint8_t* bytes(uint64_t phys) { return reinterpret_cast<uint8_t*>(page(phys)); }
+    uint64_t alloc_page() { return alloc_meta(kPage); }
+    uint64_t* page(uint64_t phys) { return reinterpret_cast<uint64_t*>(bytes(phys, kPage)); }
+    uint8_t* bytes(uint64_t phys, uint64_t) { return area.data() + (phys - base); }
+    bool claim(uint64_t at, uint64_t size) {
+        bool inside = false;
+        for (const auto& ar : o.arenas) inside = inside || (ar.start <= at && at + size <= ar.end);
+        if (!inside || busy.hit(at, at + size)) return false;
+        busy.add(at, at + size);
+        return true;
+    }
+    uint64_t* block_words(uint64_t, uint64_t) { return nullptr; }
+
+    // The pages handed out, as the state's metadata pages.
+    void copy_pages(State* s) {
+        for (uint64_t p = base; p < next; p += kPage) std::memcpy(s->pages[p].data(), bytes(p, kPage), kPage);
+    }
 };
 
-// [start, end) as the blocks kho_preserve_pages() would make of it.
-void split(uint64_t start, uint64_t end, const char* kind, std::vector<State::MapBlock>* out) {
-    for (uint64_t p = start; p < end;) {
-        uint64_t pfn = p / kPage, left = (end - p) / kPage;
-        unsigned a = pfn ? unsigned(__builtin_ctzll(pfn)) : 63;
-        unsigned b = 63 - unsigned(__builtin_clzll(left));
-        unsigned order = std::min(a, b);
-        out->push_back({p, order, kind});
-        p += kPage << order;
-    }
-}
+// Layout randomness (splitmix64 steps from the state seed).
+struct Rng {
+    uint64_t v;
+    uint64_t next() { return v = pat::mix64(v + 0x9e3779b97f4a7c15ull); }
+};
 
-// Copies `len` bytes to physical `phys` in metadata pages.
-void put(HostMem& m, uint64_t phys, const void* src, uint64_t len) {
-    const uint8_t* b = static_cast<const uint8_t*>(src);
-    while (len) {
-        uint64_t page = phys & ~(kPage - 1), off = phys - page;
-        uint64_t n = std::min(len, kPage - off);
-        std::memcpy(m.bytes(page) + off, b, n);
-        phys += n, b += n, len -= n;
-    }
-}
+// KHO properties are CPU-native u64 (docs/kho-abi.md section 3.2).
+int prop_u64(void* fdt, const char* name, uint64_t v) { return fdt_property(fdt, name, &v, sizeof(v)); }
 
-std::string build_multikernel(const Options& o, State* s, HostMem& mem) {
-    // multikernel-v1 (docs/kho-abi.md 10): one page, root compatible and a
+std::string build_multikernel(const Options& o, State* s, SynthEnv& env) {
+    // multikernel-v1 (kho-abi.md 7.6): one page, root compatible and a
     // node multikernel { dtb-data = <instance DTB> }; no map, no scratch.
-    uint8_t inst[512] = {};
-    tk::fdt::Writer iw(inst, sizeof(inst));
-    iw.begin_node("");
-    iw.prop_string("compatible", "khoboot,test-instance");
-    iw.prop_u64_native("khoboot,seed", o.seed);
-    iw.end_node();
-    if (!iw.finish()) return "instance DTB does not fit";
-    s->fdt = mem.alloc_page();
-    uint8_t page[kPage] = {};
-    tk::fdt::Writer w(page, kPage);
-    w.begin_node("");
-    w.prop_string("compatible", abi::multikernel::kCompatible);
-    w.begin_node(abi::multikernel::kNode);
-    w.prop(abi::multikernel::kPropDtbData, inst, iw.total_size());
-    w.end_node();
-    w.end_node();
-    if (!w.finish()) return "multikernel FDT does not fit a page";
-    put(mem, s->fdt, page, kPage);
+    uint8_t inst[512];
+    int e = fdt_create(inst, sizeof(inst));
+    if (!e) e = fdt_finish_reservemap(inst);
+    if (!e) e = fdt_begin_node(inst, "");
+    if (!e) e = fdt_property_string(inst, "compatible", "khoboot,test-instance");
+    if (!e) e = prop_u64(inst, "khoboot,seed", o.seed);
+    if (!e) e = fdt_end_node(inst);
+    if (!e) e = fdt_finish(inst);
+    if (e) return "instance DTB does not fit";
+    s->fdt = env.alloc_meta(kPage);
+    void* fdt = env.bytes(s->fdt, kPage);
+    e = fdt_create(fdt, int(kPage));
+    if (!e) e = fdt_finish_reservemap(fdt);
+    if (!e) e = fdt_begin_node(fdt, "");
+    if (!e) e = fdt_property_string(fdt, "compatible", abi::multikernel::kCompatible);
+    if (!e) e = fdt_begin_node(fdt, abi::multikernel::kNode);
+    if (!e) e = fdt_property(fdt, abi::multikernel::kPropDtbData, inst, int(fdt_totalsize(inst)));
+    if (!e) e = fdt_end_node(fdt);
+    if (!e) e = fdt_end_node(fdt);
+    if (!e) e = fdt_finish(fdt);
+    if (e) return "multikernel FDT does not fit a page";
+    env.copy_pages(s);
     s->scratch.clear();
     return "";
+}
+
+std::string check_options(const Options& o) {
+    if (o.arenas.empty()) return "no arenas";
+    if (o.min_order > o.max_order || o.max_order > 40) return "bad order range";
+    if (o.scratch.size() > mf::kMaxScratch) return "more than 16 scratch regions";
+    for (const auto& sc : o.scratch)
+        if ((sc.addr | sc.size) % abi::kScratchAlignment || !sc.size)
+            return "scratch regions must be non-empty and 2 MiB aligned";
+    return "";
+}
+
+// ---- blocks: every order in range once (each_order), then geometric draws
+std::vector<uint8_t> draw_orders(const Options& o, Rng& rnd) {
+    std::vector<uint8_t> orders;
+    if (o.each_order)
+        for (unsigned k = o.min_order; k <= o.max_order && orders.size() < o.blocks; ++k) orders.push_back(uint8_t(k));
+    while (orders.size() < o.blocks) {
+        unsigned k = o.min_order + unsigned(__builtin_ctzll(rnd.next() | (1ull << 63)));
+        orders.push_back(uint8_t(std::min(k, o.max_order)));
+    }
+    return orders;
+}
+
+// Lowest free naturally aligned slot for `size` bytes at or above the
+// arena's cursor; false if the arena is full.
+bool next_slot(const Busy& busy, const Range& arena, uint64_t cursor, uint64_t size, uint64_t* out) {
+    uint64_t pos = align_up(cursor, size);
+    while (pos + size <= arena.end) {
+        const Range* h = busy.hit(pos, pos + size);
+        if (!h) break;
+        pos = align_up(h->end, size);
+    }
+    *out = pos;
+    return pos + size <= arena.end && pos >= cursor;
+}
+
+// ---- the blocks not at an edge: alternating arenas (so both sides of
+// 4 GiB get blocks), bottom-up, in runs of adjacent blocks separated by
+// small gaps
+std::string place_blocks(const Options& o, const Busy& busy, const std::vector<uint8_t>& orders, Rng& rnd,
+                         std::vector<uint64_t>* at) {
+    std::vector<uint64_t> cursor;
+    for (const auto& ar : o.arenas) cursor.push_back(ar.start);
+    std::vector<size_t> sequence;
+    for (size_t i = 0; i < orders.size(); ++i)
+        if (!(*at)[i]) sequence.push_back(i);
+    if (o.by_order)
+        std::stable_sort(sequence.begin(), sequence.end(), [&](size_t a, size_t b) { return orders[a] > orders[b]; });
+    size_t turn = 0;
+    for (size_t i : sequence) {
+        uint64_t size = kPage << orders[i];
+        bool placed = false;
+        for (size_t k = 0; k < o.arenas.size() && !placed; ++k) {
+            size_t ai = (turn + k) % o.arenas.size();
+            uint64_t pos;
+            if (!next_slot(busy, o.arenas[ai], cursor[ai], size, &pos)) continue;
+            (*at)[i] = pos;
+            cursor[ai] = pos + size;
+            if (o.cluster && rnd.next() % o.cluster == 0) cursor[ai] += kPage * (1 + rnd.next() % 16);
+            placed = true;
+        }
+        if (!placed) return "arenas full: block " + std::to_string(i) + " of order " + std::to_string(orders[i]);
+        ++turn;
+    }
+    return "";
+}
+
+// What the builder made, as the State the output writer and tests read.
+void collect(const tk::state::Builder<SynthEnv>& b, SynthEnv& env, State* s) {
+    s->fdt = b.fdt();
+    s->map_root = b.map_root();
+    s->manifest = b.manifest();
+    s->manifest_size = b.manifest_size();
+    s->blob = b.blob();
+    s->blob_size = b.blob_size();
+    s->entries.assign(b.entries(), b.entries() + b.entry_count());
+    for (const auto& e : s->entries) s->map_blocks.push_back({e.phys, e.order, "data"});
+    for (size_t i = 0; i < b.own_count(); ++i)
+        s->map_blocks.push_back({b.own()[i].phys, b.own()[i].order, b.own()[i].fdt ? "fdt" : "manifest"});
+    std::sort(s->map_blocks.begin(), s->map_blocks.end(),
+              [](const State::MapBlock& x, const State::MapBlock& y) { return x.phys < y.phys; });
+    s->table_pages = b.table_pages();
+    s->leaf_pages = b.leaf_pages();
+    s->written_bytes = b.written_bytes();
+    env.copy_pages(s);
 }
 
 }  // namespace
@@ -151,219 +243,40 @@ abi::KhoVersion format_version(Format f) {
     return abi::KhoVersion::V4;
 }
 
-static uint32_t manifest_format(Format f) {
-    switch (f) {
-    case Format::V1Page: return mf::kFormatV1Page;
-    case Format::V1Bytes512: return mf::kFormatV1Bytes512;
-    case Format::V2: return mf::kFormatV2;
-    case Format::V3: return mf::kFormatV3;
-    case Format::V4: return mf::kFormatV4;
-    case Format::Multikernel: return mf::kFormatMultikernel;
-    }
-    return 0;
-}
-
+// ---- the state: edge blocks, the rest, then the builder's metadata
 std::string build_state(const Options& o, State* s) {
     *s = State{};
     s->format = o.format;
     s->scratch = o.scratch;
-    if (o.arenas.empty()) return "no arenas";
-    if (o.min_order > o.max_order || o.max_order > 40) return "bad order range";
-    if (o.scratch.size() > mf::kMaxScratch) return "more than 16 scratch regions";
-    for (const auto& sc : o.scratch)
-        if ((sc.addr | sc.size) % abi::kScratchAlignment || !sc.size)
-            return "scratch regions must be non-empty and 2 MiB aligned";
+    if (std::string err = check_options(o); !err.empty()) return err;
 
-    // Metadata area: the first 1/16 of the first arena (at least 4 MiB,
-    // enough for any manifest and map the block count allows).
+    // Metadata area: the start of the first arena (at least 4 MiB, enough
+    // for any manifest and map the block count allows).
     const Range& a0 = o.arenas[0];
     uint64_t manifest_bytes = mf::total_size(o.blocks, 0);
     uint64_t meta_size = align_up(std::max<uint64_t>(4ull << 20, manifest_bytes * 2 + (8ull << 20)), 2ull << 20);
     if (a0.start + meta_size > a0.end) return "first arena too small for the metadata area";
-    HostMem mem{*s, a0.start, a0.start + meta_size};
     Busy busy;
     busy.add(a0.start, a0.start + meta_size);
     for (const auto& sc : o.scratch) busy.add(sc.addr, sc.addr + sc.size);
+    SynthEnv env{o, busy, a0.start, a0.start, a0.start + meta_size, std::vector<uint8_t>(meta_size, 0)};
+    if (o.format == Format::Multikernel) return build_multikernel(o, s, env);
 
-    if (o.format == Format::Multikernel) return build_multikernel(o, s, mem);
-
-    // ---- blocks
-    std::vector<unsigned> orders;
-    uint64_t rnd = pat::mix64(o.seed);
-    auto next_rand = [&]() { return rnd = pat::mix64(rnd + 0x9e3779b97f4a7c15ull); };
-    if (o.each_order)
-        for (unsigned k = o.min_order; k <= o.max_order && orders.size() < o.blocks; ++k) orders.push_back(k);
-    while (orders.size() < o.blocks) {
-        unsigned k = o.min_order + unsigned(__builtin_ctzll(next_rand() | (1ull << 63)));
-        orders.push_back(std::min(k, o.max_order));
-    }
+    tk::state::Format fmt;
+    if (!tk::state::find_format(format_name(o.format), &fmt)) return "no state builder for this format";
+    tk::state::Config cfg{fmt, 0, o.seed, o.full_max_order, o.scratch.data(), uint32_t(o.scratch.size())};
+    tk::state::Builder<SynthEnv> b(env, cfg);
+    Rng rnd{pat::mix64(o.seed)};
+    std::vector<uint8_t> orders = draw_orders(o, rnd);
     std::vector<uint64_t> at(orders.size(), 0);
+    if (o.edge_blocks) b.place_edge_blocks(orders.data(), orders.size(), UINT32_MAX, at.data());
+    if (std::string err = place_blocks(o, busy, orders, rnd, &at); !err.empty()) return err;
 
-    // Edge blocks first: [scratch.addr - size, scratch.addr) and
-    // [scratch.end, scratch.end + size), for the first orders drawn that fit.
-    size_t next_edge = 0;
-    if (o.edge_blocks) {
-        for (const auto& sc : o.scratch) {
-            for (int side = 0; side < 2; ++side) {
-                for (; next_edge < orders.size(); ++next_edge) {
-                    uint64_t size = kPage << orders[next_edge];
-                    if (orders[next_edge] > 9) continue;  // 2 MiB-aligned edges fit order <= 9
-                    uint64_t want = side == 0 ? sc.addr - size : sc.addr + sc.size;
-                    bool inside = false;
-                    for (const auto& ar : o.arenas)
-                        inside = inside || (ar.start <= want && want + size <= ar.end);
-                    if (inside && !busy.hit(want, want + size)) {
-                        at[next_edge] = want;
-                        busy.add(want, want + size);
-                        ++next_edge;
-                    }
-                    break;
-                }
-            }
-        }
-    }
-
-    // The rest: alternating arenas (so both sides of 4 GiB get blocks),
-    // bottom-up, in runs of adjacent blocks separated by small gaps.
-    std::vector<uint64_t> cursor;
-    for (const auto& ar : o.arenas) cursor.push_back(ar.start);
-    std::vector<size_t> sequence;
-    for (size_t i = 0; i < orders.size(); ++i)
-        if (!at[i]) sequence.push_back(i);
-    if (o.by_order)
-        std::stable_sort(sequence.begin(), sequence.end(), [&](size_t a, size_t b) { return orders[a] > orders[b]; });
-    size_t turn = 0;
-    for (size_t i : sequence) {
-        uint64_t size = kPage << orders[i];
-        bool placed = false;
-        for (size_t k = 0; k < o.arenas.size() && !placed; ++k) {
-            size_t ai = (turn + k) % o.arenas.size();
-            uint64_t pos = align_up(cursor[ai], size);
-            while (pos + size <= o.arenas[ai].end) {
-                const Range* h = busy.hit(pos, pos + size);
-                if (!h) break;
-                pos = align_up(h->end, size);
-            }
-            if (pos + size > o.arenas[ai].end || pos < cursor[ai]) continue;
-            at[i] = pos;
-            cursor[ai] = pos + size;
-            if (o.cluster && next_rand() % o.cluster == 0) cursor[ai] += kPage * (1 + next_rand() % 16);
-            placed = true;
-        }
-        if (!placed) return "arenas full: block " + std::to_string(i) + " of order " + std::to_string(orders[i]);
-        ++turn;
-    }
-
-    for (size_t i = 0; i < orders.size(); ++i) {
-        mf::Entry e{};
-        e.phys = at[i];
-        e.order = uint8_t(orders[i]);
-        e.fill = orders[i] <= o.full_max_order ? mf::kFillFull : mf::kFillEdges;
-        e.hop = 0;
-        e.seed = pat::block_seed(o.seed, 0, i);
-        pat::Extents x = pat::extents(e.phys, e.order, e.fill);
-        pat::Digest d;
-        for (unsigned k = 0; k < x.count; ++k) {
-            for (uint64_t w = 0; w < x.len[k] / 8; ++w) d.add(pat::word_at(e.seed, x.start[k] + 8 * w));
-            s->written_bytes += x.len[k];
-        }
-        e.digest = d.h;
-        s->entries.push_back(e);
-    }
-    std::sort(s->entries.begin(), s->entries.end(),
-              [](const mf::Entry& a, const mf::Entry& b) { return a.phys < b.phys; });
-
-    // ---- root FDT page, then the manifest blob (kho-v1: inside a sub-FDT)
-    bool v1 = o.format == Format::V1Page || o.format == Format::V1Bytes512;
-    s->fdt = mem.alloc_page();
-    s->manifest_size = mf::total_size(s->entries.size(), 0);
-    s->blob_size = v1 ? s->manifest_size + 512 : s->manifest_size;
-    uint64_t blob_pages = (s->blob_size + kPage - 1) / kPage;
-    s->blob = mem.next;
-    for (uint64_t i = 0; i < blob_pages; ++i)
-        if (!mem.alloc_page()) return "metadata area full (manifest)";
-    std::vector<uint8_t> blob(blob_pages * kPage, 0);
-    uint64_t mf_off = 0;
-    if (v1) {
-        tk::fdt::Writer sub(blob.data(), blob.size());
-        sub.begin_node("");
-        sub.prop_string("compatible", mf::kSubFdtCompatible);
-        uint8_t* v = sub.prop_aligned8(mf::kSubFdtProperty, nullptr, uint32_t(s->manifest_size));
-        sub.end_node();
-        if (!v || !sub.finish()) return "manifest sub-FDT does not fit";
-        mf_off = uint64_t(v - blob.data());
-        s->blob_size = sub.total_size();
-    }
-    s->manifest = s->blob + mf_off;
-    mf::Header h{};
-    h.magic = mf::kMagic;
-    h.version = mf::kVersion;
-    h.header_size = sizeof(h);
-    h.total_size = s->manifest_size;
-    h.hop = 0;
-    h.format = manifest_format(o.format);
-    h.entry_count = s->entries.size();
-    h.retired_count = 0;
-    h.root_fdt = s->fdt;
-    h.seed = o.seed;
-    h.scratch_count = uint32_t(o.scratch.size());
-    for (size_t i = 0; i < o.scratch.size(); ++i) h.scratch[i] = o.scratch[i];
-    h.body_crc32 = crc32(s->entries.data(), s->entries.size() * sizeof(mf::Entry));
-    h.header_crc32 = crc32(&h, sizeof(h));
-    std::memcpy(blob.data() + mf_off, &h, sizeof(h));
-    std::memcpy(blob.data() + mf_off + sizeof(h), s->entries.data(), s->entries.size() * sizeof(mf::Entry));
-    put(mem, s->blob, blob.data(), blob.size());
-
-    // ---- the map: data blocks plus the FDT page and the blob pages, which
-    // a producer preserves like any KHO user's data
-    for (const auto& e : s->entries) s->map_blocks.push_back({e.phys, e.order, "data"});
-    split(s->fdt, s->fdt + kPage, "fdt", &s->map_blocks);
-    split(s->blob, s->blob + blob_pages * kPage, "manifest", &s->map_blocks);
-    std::sort(s->map_blocks.begin(), s->map_blocks.end(),
-              [](const State::MapBlock& a, const State::MapBlock& b) { return a.phys < b.phys; });
-    if (v1) {
-        tk::V1Encoder<HostMem> enc(mem, o.format == Format::V1Bytes512 ? abi::v1::BitmapLayout::Bytes512
-                                                                       : abi::v1::BitmapLayout::Page);
-        // orders ascending, addresses ascending within one order
-        std::vector<State::MapBlock> by_order = s->map_blocks;
-        std::stable_sort(by_order.begin(), by_order.end(),
-                         [](const State::MapBlock& a, const State::MapBlock& b) { return a.order < b.order; });
-        for (const auto& b : by_order)
-            if (!enc.add(b.phys, b.order)) return "metadata area full (kho-v1 map)";
-        s->map_root = enc.first_chunk();
-        s->table_pages = enc.chunk_pages();
-        s->leaf_pages = enc.bitmaps();
-    } else {
-        tk::RadixEncoder<HostMem> enc(mem, abi::radix::kGeometry4K);
-        if (!enc.init()) return "metadata area full (radix root)";
-        for (const auto& b : s->map_blocks)
-            if (!enc.add(b.phys, b.order)) return "metadata area full (radix map)";
-        s->map_root = enc.root();
-        s->table_pages = enc.table_pages();
-        s->leaf_pages = enc.leaf_pages();
-    }
-
-    // ---- root FDT (docs/kho-abi.md 3)
-    uint8_t page[kPage] = {};
-    tk::fdt::Writer w(page, kPage);
-    abi::KhoVersion ver = format_version(o.format);
-    w.begin_node("");
-    w.prop_string("compatible", abi::KhoVersion::V1 == ver   ? abi::kCompatV1
-                                : abi::KhoVersion::V2 == ver ? abi::kCompatV2
-                                : abi::KhoVersion::V3 == ver ? abi::kCompatV3
-                                                             : abi::kCompatV4);
-    w.prop_u64_native(abi::kPropPreservedMemoryMap, s->map_root);
-    w.begin_node(mf::kSubnodeName);
-    if (v1) {
-        w.prop_u64_native(abi::kPropSubFdtV1, s->blob);
-    } else {
-        w.prop_u64_native(abi::kPropPreservedData, s->blob);
-        if (abi::has_blob_size(ver)) w.prop_u64_native(abi::kPropBlobSize, s->manifest_size);
-    }
-    w.end_node();
-    w.end_node();
-    if (!w.finish()) return "root FDT does not fit a page";
-    put(mem, s->fdt, page, kPage);
+    const char* err = b.reserve(orders.size(), 0);
+    for (size_t i = 0; !err && i < orders.size(); ++i) err = b.add_block(i, at[i], orders[i]);
+    if (!err) err = b.finish();
+    if (err) return std::string("metadata: ") + err;
+    collect(b, env, s);
     return "";
 }
 
