@@ -53,10 +53,12 @@ $(ASAN)/libkhocore.a: $(ASAN_CORE_OBJS)
 # --- khotool (host CLI) -----------------------------------------------------
 TOOL_SRCS := $(wildcard loader/tools/*.cpp)
 TOOL_HDRS := $(wildcard loader/tools/*.h)
+# The state builder and encoders shared with test_kernel (header-only).
+SHARED_HDRS := $(wildcard test_kernel/shared/*.h) test_kernel/heap_sort.h
 $(HOST)/khotool: $(TOOL_SRCS:%.cpp=$(HOST)/%.o) $(HOST)/libkhocore.a
 	$(HOST_CXX) $(HOST_OPT) -o $@ $^ -lfdt
 KHOBOOT_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-$(HOST)/loader/tools/%.o: loader/tools/%.cpp $(CORE_HDRS) $(TOOL_HDRS) | $(DEPS_STAMP)
+$(HOST)/loader/tools/%.o: loader/tools/%.cpp $(CORE_HDRS) $(TOOL_HDRS) $(SHARED_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(HOST_CXX) -std=c++20 $(WARN) -I. $(HOST_OPT) -DKHOBOOT_VERSION='"$(KHOBOOT_VERSION)"' -c $< -o $@
 
@@ -64,10 +66,10 @@ $(HOST)/loader/tools/%.o: loader/tools/%.cpp $(CORE_HDRS) $(TOOL_HDRS) | $(DEPS_
 TEST_SRCS := $(wildcard loader/tests/*.cpp)
 TEST_HDRS := $(wildcard loader/tests/*.h)
 TEST_FLAGS := -std=c++20 $(WARN) -I.
-$(HOST)/loader/tests/%.o: loader/tests/%.cpp $(CORE_HDRS) $(TEST_HDRS) | $(DEPS_STAMP)
+$(HOST)/loader/tests/%.o: loader/tests/%.cpp $(CORE_HDRS) $(TEST_HDRS) $(SHARED_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(HOST_CXX) $(TEST_FLAGS) $(HOST_OPT) -c $< -o $@
-$(ASAN)/loader/tests/%.o: loader/tests/%.cpp $(CORE_HDRS) $(TEST_HDRS) | $(DEPS_STAMP)
+$(ASAN)/loader/tests/%.o: loader/tests/%.cpp $(CORE_HDRS) $(TEST_HDRS) $(SHARED_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(HOST_CXX) $(TEST_FLAGS) $(ASAN_OPT) -c $< -o $@
 $(HOST)/unit_tests: $(TEST_SRCS:%.cpp=$(HOST)/%.o) $(HOST)/libkhocore.a

@@ -92,7 +92,7 @@ struct Rng {
 int prop_u64(void* fdt, const char* name, uint64_t v) { return fdt_property(fdt, name, &v, sizeof(v)); }
 
 std::string build_multikernel(const Options& o, State* s, SynthEnv& env) {
-    // multikernel-v1 (kho-abi.md 7.6): one page, root compatible and a
+    // multikernel-v1 (docs/kho-abi.md section 10): one page, root compatible and a
     // node multikernel { dtb-data = <instance DTB> }; no map, no scratch.
     uint8_t inst[512];
     int e = fdt_create(inst, sizeof(inst));

@@ -9,8 +9,8 @@
 //
 // The state is made by the same builder test_kernel's producer mode uses
 // (test_kernel/shared/state_builder.h: edge blocks, manifest, map, root
-// FDT), whose encodings come from the ABI description (shared/kho-abi.md 1,
-// 2.1, 2.2, 7.6), not from the loader's decoders, so a decoder bug cannot
+// FDT), whose encodings come from the ABI description (docs/kho-abi.md 3,
+// 4, 5, 10), not from the loader's decoders, so a decoder bug cannot
 // cancel out. What stays here: option checks, where ordinary blocks go
 // (clustered runs), the multikernel-v1 FDT.
 //
@@ -59,7 +59,7 @@ struct Options {
     // first (holes only at cluster gaps: few ranges).
     bool by_order = false;
     // Defaults for q35 with -m 3G (RAM 0-2 GiB and 4-5 GiB), clear of what
-    // OVMF writes while booting (README.md of test_kernel, environment.md).
+    // OVMF writes while booting (docs/firmware-facts.md section 2).
     std::vector<abi::KhoScratch> scratch = {{0x40000000, 64ull << 20}, {0x120000000, 64ull << 20}};
     std::vector<Range> arenas = {{0x10000000, 0x70000000}, {0x100000000, 0x140000000}};
 };
