@@ -12,24 +12,28 @@ arena below 4 GiB and one above it, so a 10^6-range state spans about
 38 GiB. synth has no option for a smaller gap or for blocks of orders 0
 and 9 only; with orders 0-9 the span per range would be 1.7x larger.
 
-Guest RAM: synth's blob files are dense (zero-filled gaps) and QEMU keeps
-a heap copy of every `-device loader` file for resets, so a state of
-10^6 ranges would need twice its 38 GiB span in host memory. These
-scenarios instead back guest RAM with a file (`memory-backend-file`,
-share=off) made from the blobs on disk: the guest reads state pages
-through the page cache (reclaimable), its own writes stay private. The
-guest sees as much RAM as the state spans (rounded up to 1 GiB, at least
-3 GiB).
+Guest RAM: QEMU keeps a heap copy of every `-device loader` file for
+resets, and synth's blob files span the state with its gaps (38 GiB for
+10^6 ranges). These scenarios instead back guest RAM with a sparse file
+in tmpfs (`memory-backend-file`, share=on) into which the blobs' data
+pages are moved: host memory holds the state's written pages (4 GiB for
+10^6 order-0 blocks) and what the guest writes. The guest sees as much
+RAM as the state spans (rounded up to 1 GiB, at least 3 GiB).
 """
 from __future__ import annotations
 
+import errno
 import json
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lib.bootchain import (Entry, InOrder, Line, NoLine, Requirement, Run,  # noqa: E402
+from lib.bootchain import (OVMF_VARS, Entry, InOrder, Line, NoLine, Requirement, Run,  # noqa: E402
                            Scenario, ScenarioError)
+from lib import reaper  # noqa: E402
 from lib.tk_cmdline import tk_options  # noqa: E402
 
 TK = "build/x86_64/test_kernel.bzImage"
@@ -42,6 +46,8 @@ NO_FAIL = [NoLine(r"TEST_KERNEL: check \S+ fail.*"), NoLine(r"TEST_KERNEL: (erro
            NoLine(r"KHOBOOT: error .*")]
 
 GIB = 1 << 30
+SHM = "/dev/shm"
+RAM_PREFIX = "bootchain-scale-"
 # q35 with -m >= 2.75 GiB: RAM [0, 2 GiB) and [4 GiB, 2 GiB + -m).
 LOW_RAM = 2 * GIB
 HIGH_BASE = 4 * GIB
@@ -78,36 +84,84 @@ def ram_offset(phys: int) -> int:
     return phys - HIGH_BASE + LOW_RAM
 
 
+def ram_dir(ctx) -> Path:
+    """A directory in tmpfs (/dev/shm) owned by the scenario's reaper
+    scope, for the state and guest RAM. synth writes only the pages it
+    fills, so its files are sparse page by page; on the root file system
+    (ext4 mounted with discard) deleting a 10^6-range state's file took
+    minutes, one discard per extent. In tmpfs the written pages are RAM
+    (4 GiB for 10^6 order-0 blocks) and removal is immediate. A runner
+    killed by SIGKILL leaves it behind: `scripts/bench-boot` removes such
+    directories at its start (remove_stale_ram())."""
+    saved = tempfile.tempdir
+    tempfile.tempdir = SHM
+    try:
+        return reaper.current().mkdtemp(prefix=f"{RAM_PREFIX}{ctx.scenario.name}-")
+    finally:
+        tempfile.tempdir = saved
+
+
+def remove_stale_ram() -> list[str]:
+    """ram_dir()s whose runner is dead."""
+    saved = tempfile.tempdir
+    tempfile.tempdir = SHM
+    try:
+        return reaper.remove_stale(RAM_PREFIX)
+    finally:
+        tempfile.tempdir = saved
+
+
+def data_segments(fd: int) -> list[tuple[int, int]]:
+    """[start, end) of every data extent of a sparse file (SEEK_DATA)."""
+    size, off, out = os.fstat(fd).st_size, 0, []
+    while off < size:
+        try:
+            start = os.lseek(fd, off, os.SEEK_DATA)
+        except OSError as e:
+            if e.errno == errno.ENXIO:   # only a hole is left
+                break
+            raise
+        off = os.lseek(fd, start, os.SEEK_HOLE)
+        out.append((start, off))
+    return out
+
+
+def move_data(src: Path, dst_fd: int, dst_off: int) -> None:
+    """Copies the data extents of `src` to `dst_off` on in `dst_fd`, last
+    first, cutting `src` short behind each: the pages are never held twice."""
+    with open(src, "r+b") as f:
+        fd = f.fileno()
+        for start, end in reversed(data_segments(fd)):
+            for at in range(start, end, 16 << 20):
+                n = min(end - at, 16 << 20)
+                os.pwrite(dst_fd, os.pread(fd, n, at), dst_off + at)
+            os.ftruncate(fd, start)
+    src.unlink()
+
+
 def write_ram_file(ctx, state: dict, out: Path, memory: int) -> Path:
-    """A file of `memory` bytes holding the blobs at their guest offsets,
-    made from the largest blob in place (fallocate --insert-range puts the
-    hole below it without copying) and the others copied in, each removed
-    once used: the disk holds the state's span once, in few extents (the
-    root file system discards on unlink, extent by extent, so a file
-    sparse page by page would take minutes to delete)."""
-    blobs = sorted(state["blobs"], key=lambda b: b["size"], reverse=True)
-    ram = ctx.workdir / "guest-ram.bin"
-    (out / blobs[0]["file"]).rename(ram)
-    shift = ram_offset(blobs[0]["addr"])
-    if shift:
-        ctx.run(["fallocate", "--insert-range", "--offset", "0", "--length", str(shift), ram])
-    for b in blobs[1:]:
-        src = out / b["file"]
-        off = ram_offset(b["addr"])
-        if off % 4096:
-            raise ScenarioError(f"blob {b['file']} not page aligned")
-        ctx.run(["dd", f"if={src}", f"of={ram}", "bs=1M", f"seek={off}", "oflag=seek_bytes",
-                 "conv=notrunc", "status=none"], timeout=3600)
-        src.unlink()
-    with open(ram, "r+b") as f:
-        f.truncate(memory)
+    """A sparse file of `memory` bytes holding the blobs at their guest
+    offsets (q35), each blob removed as it is moved in."""
+    ram = out.parent / "guest-ram.bin"
+    fd = os.open(ram, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.ftruncate(fd, memory)
+        for b in state["blobs"]:
+            off = ram_offset(b["addr"])
+            if off + b["size"] > memory:
+                raise ScenarioError(f"blob {b['file']} ends past the guest's RAM")
+            move_data(out / b["file"], fd, off)
+    finally:
+        os.close(fd)
     return ram
 
 
 def backend_args(ram: Path, memory: int) -> list[str]:
-    # share=off: guest writes stay in QEMU's private pages; the file is
-    # only read (page cache, reclaimable).
-    return ["-object", f"memory-backend-file,id=khoram,size={memory},mem-path={ram},share=off",
+    # share=on: a private mapping of 38 GiB would be charged to the host's
+    # commit limit in full (QEMU: "unable to map backing store"); a shared
+    # one is the tmpfs file's pages. The guest's own writes go to the file,
+    # which is removed with the scenario's directory.
+    return ["-object", f"memory-backend-file,id=khoram,size={memory},mem-path={ram},share=on",
             "-machine", "memory-backend=khoram"]
 
 
@@ -116,32 +170,42 @@ def scale_prepare(ranges: int, seed: int, check_blocks: bool, at_least: int = 3 
     entry (kho-fdt, kho-scratch) and sets the run's memory (the state's
     span, at least `at_least`)."""
     def prepare(ctx):
-        out = ctx.workdir / "synth"
+        out = ram_dir(ctx) / "synth"
         proc = ctx.khotool("synth", "--out", str(out), *synth_args(ranges, seed), timeout=3600)
         (ctx.workdir / "synth.txt").write_text(proc.stdout)
         state = json.loads((out / "state.json").read_text())
         ctx.data["synth"] = state
         memory = guest_memory(state, at_least)
         ram = write_ram_file(ctx, state, out, memory)
-        run = ctx.scenario.runs[0]
-        run.memory = f"{memory // GIB}G"
-        run.qemu_args += backend_args(ram, memory)
         for e in ctx.scenario.entries:
             e.keys.update(state["entry_keys"])
+        # Every run boots the same state: the entry names it, nothing
+        # consumes it, and no guest writes to preserved pages (khoboot
+        # protects them, test_kernel only reads them).
+        for run in ctx.scenario.runs:
+            run.memory = f"{memory // GIB}G"
+            run.qemu_args += backend_args(ram, memory)
+            run.checks.append(Line(rf"KHOBOOT: kho found compatible=kho-v4 fdt=0x{state['fdt']:x} "
+                                   rf"blocks={state['map_blocks']} .* ranges={ranges} .*"))
+            if check_blocks:
+                run.checks.append(Line(rf"TEST_KERNEL: check map ok .* blocks={state['map_blocks']} "
+                                       rf"matched={state['blocks']} missing=0 .*"))
         (ctx.workdir / "scale.txt").write_text(
             f"ranges={ranges} blocks={state['blocks']} map_blocks={state['map_blocks']} "
-            f"memory={run.memory} written={state['written_bytes']}\n")
-        run.checks.append(Line(rf"KHOBOOT: kho found compatible=kho-v4 fdt=0x{state['fdt']:x} "
-                               rf"blocks={state['map_blocks']} .* ranges={ranges} .*"))
-        if check_blocks:
-            run.checks.append(Line(rf"TEST_KERNEL: check map ok .* blocks={state['map_blocks']} "
-                                   rf"matched={state['blocks']} missing=0 .*"))
+            f"memory={memory // GIB}G written={state['written_bytes']}\n")
     return prepare
 
 
+def fresh_variables(ctx, _run_index) -> None:
+    """Each boot of a state starts as the first did: test_kernel counts
+    its hops in a UEFI variable, so the store is the firmware's own again."""
+    shutil.copyfile(OVMF_VARS, ctx.vars_path)
+
+
 def scale_scenario(name: str, ranges: int, seed: int = 1000, timeout: float = 600,
-                   default: bool = False) -> Scenario:
-    """test_kernel consumes a state of `ranges` ranges and checks every block."""
+                   default: bool = False, boots: int = 1) -> Scenario:
+    """test_kernel consumes a state of `ranges` ranges and checks every
+    block, `boots` times (one QEMU run each)."""
     checks = NO_FAIL + [
         Line(r"KHOBOOT: reserve ok .*"),
         Line(r"KHOBOOT: kernel .* in=scratch"),
@@ -153,8 +217,22 @@ def scale_scenario(name: str, ranges: int, seed: int = 1000, timeout: float = 60
         default=default,
         entries=[Entry("tk", linux=TK, title="test_kernel", options=tk_options("c", compat="kho-v4"))],
         requires=REQUIRES, prepare=scale_prepare(ranges, seed, check_blocks=True),
-        runs=[Run(timeout=timeout, reboot=False, checks=checks)],
+        runs=[Run(timeout=timeout, reboot=False, checks=list(checks), before=fresh_variables if i else None)
+              for i in range(boots)],
     )
+
+
+def empty_ram(memory: int):
+    """Guest RAM as a state's boot gets it, without the state: the same
+    file backend (an anonymous 38 GiB -m is refused by the host's
+    overcommit heuristic)."""
+    def prepare(ctx):
+        ram = ram_dir(ctx) / "guest-ram.bin"
+        with open(ram, "wb") as f:
+            f.truncate(memory)
+        for run in ctx.scenario.runs:
+            run.qemu_args += backend_args(ram, memory)
+    return prepare
 
 
 def baseline_scenario(name: str, memory: int) -> Scenario:
@@ -165,7 +243,7 @@ def baseline_scenario(name: str, memory: int) -> Scenario:
         name=name, description=f"no KHO state, -m {memory // GIB}G: the map a plain boot hands over",
         default=False,
         entries=[Entry("tk", linux=TK, title="test_kernel", options=tk_options("n"))],
-        requires=REQUIRES,
+        requires=REQUIRES, prepare=empty_ram(memory),
         runs=[Run(memory=f"{memory // GIB}G", timeout=300, reboot=False,
                   checks=NO_FAIL + [Line(r"KHOBOOT: kho none"), Line(r"KHOBOOT: exit ok .*")])],
     )
