@@ -3,6 +3,7 @@
 #   make test     every test suite; ends with "N passed, N failed"
 #   make demo     the boot chain in QEMU with the defaults
 #   make bench    benchmarks (figures printed, never asserted)
+#   make bench-boot  khoboot boot time over 10^2..10^6 preserved ranges in QEMU (long; not in test)
 #   make fuzz     libFuzzer targets for FUZZ_SECONDS each
 #   make install DESTDIR=...
 # Each part of the tree contributes a build.mk fragment; this file only
@@ -95,7 +96,7 @@ ALL_TARGETS := $(HOST_TARGETS)
 -include loader/fuzz/build.mk
 -include scripts/linux/build.mk
 
-.PHONY: all host test unit-tests demo bench fuzz install clean deps
+.PHONY: all host test unit-tests demo bench bench-boot fuzz install clean deps
 all: $(ALL_TARGETS)
 host: $(HOST_TARGETS)
 deps: $(DEPS_STAMP)
@@ -107,6 +108,9 @@ test: all unit-tests
 
 bench: $(HOST)/bench
 	@$(HOST)/bench
+
+bench-boot: all
+	@scripts/bench-boot
 
 demo: all
 	@scripts/demo
