@@ -237,8 +237,11 @@ private:
     Status map_storage(bool may_use_pool, MapStorage* out);
     Status read_kernel_header(BzImage* image, uint64_t* file_size);
     Status build_cmdline(bool handover, const BzImage& image, CommandLine& cl);
-    Status placement_spaces(bool handover, bool avoid_state, const RangeSet& free_mem,
+    Status placement_spaces(bool handover, bool avoid_state, bool hull_gaps, const RangeSet& free_mem,
                             MapStorage& st, RangeSet& data_space, const RangeSet** image_space);
+    Status choose_placement(bool handover, bool avoid_state, const MemoryMapSnapshot& map,
+                            const BzImage& image, uint64_t initrd_total, size_t cmdline_len,
+                            LoadedImages* out, Placement* p);
     bool allocate_unless_ours(const Range& r, uint32_t type);
     Status allocate_placement(const Placement& p, uint64_t kernel_size, uint64_t initrd_size,
                               uint64_t boot_data_size);

@@ -78,11 +78,13 @@ Status BootFlow::build_cmdline(bool handover, const BzImage& image, CommandLine&
 
 // Where the kernel and initrd (image space) and the boot data (data space)
 // may go. A handover: free scratch for the images; for the boot data free
-// RAM outside scratch and the gaps inside the protection hulls, which are
-// already ours (protection_plan.h: a fragmented state's hulls can cover
-// most RAM outside scratch). `avoid_state` (cold boots only): off every
-// range a refused state claims, as far as it was decoded.
-Status BootFlow::placement_spaces(bool handover, bool avoid_state, const RangeSet& free_mem,
+// RAM outside scratch, and with `hull_gaps` also the gaps inside the
+// protection hulls, which are already ours (protection_plan.h: a
+// fragmented state's hulls can cover most RAM outside scratch). The gaps
+// are one range per preserved range, so they are only computed when free
+// RAM alone has no room. `avoid_state` (cold boots only): off every range
+// a refused state claims, as far as it was decoded.
+Status BootFlow::placement_spaces(bool handover, bool avoid_state, bool hull_gaps, const RangeSet& free_mem,
                                   MapStorage& st, RangeSet& data_space, const RangeSet** image_space) {
     *image_space = &free_mem;
     if (handover && kho_.multikernel) {
@@ -92,7 +94,7 @@ Status BootFlow::placement_spaces(bool handover, bool avoid_state, const RangeSe
     } else if (handover) {
         KHO_TRY(scratch_.intersect(free_mem, scratch_free_));
         *image_space = &scratch_free_;
-        KHO_TRY(allocate_.subtract(protect_, data_space));
+        if (hull_gaps) KHO_TRY(allocate_.subtract(protect_, data_space));
         RangeSet outside(st.work, st.work_ranges);
         KHO_TRY(free_mem.subtract(scratch_, outside));
         KHO_TRY(data_space.add_all(outside));
@@ -139,6 +141,36 @@ Status BootFlow::allocate_placement(const Placement& p, uint64_t kernel_size, ui
                          (unsigned long long)boot_data_size);
 }
 
+// Addresses for the kernel, initrd and boot data in the map `map` (not
+// yet allocated). Boot data of a handover goes in the hull gaps only when
+// free RAM outside scratch has no room for it.
+Status BootFlow::choose_placement(bool handover, bool avoid_state, const MemoryMapSnapshot& map,
+                                  const BzImage& image, uint64_t initrd_total, size_t cmdline_len,
+                                  LoadedImages* out, Placement* p) {
+    MapStorage& st = out->storage;
+    RangeSet fw_ram(st.fw_ram, st.ranges), free_mem(st.free_mem, st.ranges);
+    KHO_TRY(firmware_ram(map.view, fw_ram, free_mem));
+    out->scratch_count = handover && !kho_.multikernel ? c_.desc.scratch_count : 0;
+    // Room for the final map to double: file reads, variable writes and
+    // the console all allocate before ExitBootServices().
+    out->layout = layout_boot_data(cmdline_len, out->scratch_count, 2 * map.view.count + kMapSlack,
+                                   map.view.stride);
+    PlacementRequest q;
+    KHO_TRY(make_placement_request(image, initrd_total, out->layout.size, &q));
+    const bool gaps_may_help = handover && !kho_.multikernel && allocate_.size();
+    Status s = Status::ok();
+    for (int pass = 0; pass < 2; pass++) {
+        const bool hull_gaps = pass == 1;
+        if (hull_gaps && !gaps_may_help) break;
+        RangeSet data_space(st.data_space, st.data_ranges);
+        const RangeSet* image_space = nullptr;
+        KHO_TRY(placement_spaces(handover, avoid_state, hull_gaps, free_mem, st, data_space, &image_space));
+        s = place_boot_images(*image_space, data_space, q, handover ? "scratch" : "RAM", p);
+        if (s || s.code() != Err::NoSpace) return s;
+    }
+    return s;
+}
+
 // Chooses addresses (in scratch for a handover) and allocates them. A few
 // tries: the firmware's own pool growth between the map snapshot and the
 // allocation can take a chosen page.
@@ -150,20 +182,8 @@ Status BootFlow::place(bool handover, const BzImage& image, uint64_t initrd_tota
     for (int attempt = 0; attempt < 3; attempt++) {
         MemoryMapSnapshot map;
         KHO_TRY(fw_.memory_map(st.map, st.map_bytes, &map));
-        RangeSet fw_ram(st.fw_ram, st.ranges), free_mem(st.free_mem, st.ranges);
-        KHO_TRY(firmware_ram(map.view, fw_ram, free_mem));
-        RangeSet data_space(st.data_space, st.data_ranges);
-        const RangeSet* image_space = nullptr;
-        KHO_TRY(placement_spaces(handover, avoid_state, free_mem, st, data_space, &image_space));
-        out->scratch_count = handover && !kho_.multikernel ? c_.desc.scratch_count : 0;
-        // Room for the final map to double: file reads, variable writes and
-        // the console all allocate before ExitBootServices().
-        out->layout = layout_boot_data(cmdline_len, out->scratch_count, 2 * map.view.count + kMapSlack,
-                                       map.view.stride);
-        PlacementRequest q;
-        KHO_TRY(make_placement_request(image, initrd_total, out->layout.size, &q));
         Placement p;
-        KHO_TRY(place_boot_images(*image_space, data_space, q, handover ? "scratch" : "RAM", &p));
+        KHO_TRY(choose_placement(handover, avoid_state, map, image, initrd_total, cmdline_len, out, &p));
         last = allocate_placement(p, image.init_size, initrd_total, out->layout.size);
         if (!last) continue;
         out->kernel = p.kernel;

@@ -293,6 +293,30 @@ TEST(BootFlow, ProtectionCallsTheFirmwarePerRegionNotPerRange) {
     for (const Block& b : m.blocks) ASSERT_EQ(m.fw.type_at(b.phys), efi::kLoaderData);
 }
 
+// Boot data goes in free RAM outside scratch; only when there is none does
+// it use the gaps between preserved ranges inside the protection hulls.
+TEST(BootFlow, BootDataUsesTheHullGapsOnlyWhenFreeRamHasNoRoom) {
+    for (bool squeeze : {false, true}) {
+        Machine m;
+        m.blocks = {{0x2000000, 0}, {0x2200000, 9}, {0x2800000, 3}};
+        m.add_state();
+        const uint64_t hull_start = 0x2000000, hull_end = 0x2808000;
+        if (squeeze) {  // the firmware holds all free RAM but the hull and scratch
+            uint64_t arena_used = kArena + m.arena->pages_used() * 4096;
+            m.fw.set_type(kRamStart, hull_start, efi::kBootServicesData);
+            m.fw.set_type(hull_end, kArena, efi::kBootServicesData);
+            m.fw.set_type(arena_used, kScratch, efi::kBootServicesData);
+            m.fw.set_type(kScratch + kScratchSize, kRamEnd, efi::kBootServicesData);
+        }
+        kho::BootVerdict v = m.boot();
+        ASSERT_EQ(v.outcome, BootOutcome::Handover) << squeeze << m.fw.log_text();
+        const kho::LoadedImages& l = *v.handoff.images;
+        EXPECT_FALSE(m.overlaps_state(l.boot_data, l.layout.size));
+        bool in_hull = l.boot_data >= hull_start && l.boot_data + l.layout.size <= hull_end;
+        EXPECT_EQ(in_hull, squeeze) << std::hex << l.boot_data;
+    }
+}
+
 // The protocol's halt reasons, as scenarios and docs/architecture.md name them.
 TEST(BootFlow, HaltReasonNamesArePinned) {
     using R = kho::HaltReason;
