@@ -48,22 +48,24 @@ BootFlow::BootFlow(Firmware& fw, BootContext& ctx, const BootFacts& facts)
       scratch_(ctx.scratch, BootContext::kMaxScratch),
       cmdline_(ctx.cmdline, sizeof(ctx.cmdline)) {}
 
-void BootFlow::log(const char* fmt, ...) {
+void BootFlow::vlog(bool serial_only, const char* fmt, va_list ap) {
     char line[512];
+    format_v(line, sizeof(line), fmt, ap);
+    fw_.log_line(line, serial_only);
+}
+
+void BootFlow::log(const char* fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    format_v(line, sizeof(line), fmt, ap);
+    vlog(false, fmt, ap);
     va_end(ap);
-    fw_.log_line(line, false);
 }
 
 void BootFlow::log_serial(const char* fmt, ...) {
-    char line[512];
     va_list ap;
     va_start(ap, fmt);
-    format_v(line, sizeof(line), fmt, ap);
+    vlog(true, fmt, ap);
     va_end(ap);
-    fw_.log_line(line, true);
 }
 
 void BootFlow::WarningLog::warn(const char* file, unsigned line, const char* message) {

@@ -16,6 +16,7 @@
 //   8. KhoBootStatus written, descriptor consumed; the caller exits boot
 //      services and jumps.
 #pragma once
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -206,6 +207,7 @@ private:
     };
 
     // boot_flow.cpp: the outline, records, policy
+    void vlog(bool serial_only, const char* fmt, va_list ap);
     void log_error(const Status& s);
     void arm_watchdog(uint64_t seconds, const char* step);
     void finish_boot(BootOutcome outcome);

@@ -36,14 +36,8 @@ from lib.bootchain import (OVMF_VARS, Entry, InOrder, Line, NoLine, Requirement,
 from lib import reaper  # noqa: E402
 from lib.tk_cmdline import tk_options  # noqa: E402
 
-TK = "build/x86_64/test_kernel.bzImage"
-REQUIRES = [Requirement("build/x86_64/khoboot.efi", "efi/build.mk"),
-            Requirement(TK, "test_kernel/build.mk"),
-            Requirement("build/host/khotool")]
-KHO_CHECKS = ["boot-params", "cmdline", "descriptor", "setup-data", "fdt", "scratch-table", "placement",
-              "manifest", "scratch", "map", "preserved-ram", "contents"]
-NO_FAIL = [NoLine(r"TEST_KERNEL: check \S+ fail.*"), NoLine(r"TEST_KERNEL: (error|exception) .*"),
-           NoLine(r"KHOBOOT: error .*")]
+# The synthetic-state scenarios' requirements and checks, shared.
+from scenarios.synth_states import KHO_CHECKS, NO_FAIL, REQUIRES, TK  # noqa: E402
 
 GIB = 1 << 30
 SHM = "/dev/shm"
