@@ -168,7 +168,8 @@ public:
     BootFlow(Firmware& fw, BootContext& ctx, const BootFacts& facts);
 
     // Steps 1-8. On Handover or ColdBoot the boot data is written and the
-    // status recorded; the caller exits boot services and jumps.
+    // status recorded; the caller exits boot services and jumps. The
+    // verdict's handoff points into this object: valid while it lives.
     BootVerdict run();
 
     // After run(): ExitBootServices() could not be reached; records the
