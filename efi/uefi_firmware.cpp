@@ -33,8 +33,9 @@ void ucs2(const char* ascii, CHAR16* out) {
 // Attributes of the variable as it exists now; 0 when it does not.
 UINT32 existing_attributes(CHAR16* name, EFI_GUID* guid) {
     UINT32 attributes = 0;
-    UINTN size = 0;
-    EFI_STATUS s = g_st->RuntimeServices->GetVariable(name, guid, &attributes, &size, nullptr);
+    uint8_t data[8];
+    UINTN size = sizeof(data);
+    EFI_STATUS s = g_st->RuntimeServices->GetVariable(name, guid, &attributes, &size, data);
     return s == EFI_BUFFER_TOO_SMALL || s == EFI_SUCCESS ? attributes : 0;
 }
 
@@ -77,15 +78,14 @@ Status UefiFirmware::read_loader_variable(const char* ascii, void* buf, size_t c
     return Status::ok();
 }
 
-// Volatile: a report of this boot. One left with other attributes (an
-// OS's non-volatile copy) is deleted first: SetVariable() cannot change
-// the attributes of an existing variable (UEFI 2.10 section 8.2).
+// Volatile: a report of this boot. A variable of that name left with
+// other attributes (an OS's non-volatile LoaderEntryDefault) makes
+// SetVariable() fail (UEFI 2.10 section 8.2): it is the OS's, not ours to
+// delete, so the error is reported instead.
 Status UefiFirmware::write_loader_variable(const char* ascii, const void* data, size_t len) {
     CHAR16 name[kMaxName];
     ucs2(ascii, name);
     EFI_GUID guid = loader_guid();
-    UINT32 old = existing_attributes(name, &guid);
-    if (old && old != kBsRt) g_st->RuntimeServices->SetVariable(name, &guid, old, 0, nullptr);
     EFI_STATUS s = g_st->RuntimeServices->SetVariable(name, &guid, kBsRt, len, const_cast<void*>(data));
     if (EFI_ERROR(s))
         return Status::error(kho::Err::Io, "SetVariable(%s): status 0x%llx", ascii, (unsigned long long)s);
