@@ -63,7 +63,7 @@ Status UefiFirmware::write_variable(kho::KhoVariable v, const void* data, size_t
 Status UefiFirmware::delete_variable(kho::KhoVariable v) { return khoefi::delete_variable(v); }
 
 Status UefiFirmware::read_loader_variable(const char* ascii, void* buf, size_t capacity, size_t* len,
-                                          bool* found) {
+                                          bool* found, bool* non_volatile) {
     CHAR16 name[kMaxName];
     ucs2(ascii, name);
     EFI_GUID guid = loader_guid();
@@ -71,6 +71,7 @@ Status UefiFirmware::read_loader_variable(const char* ascii, void* buf, size_t c
     UINT32 attributes = 0;
     EFI_STATUS s = g_st->RuntimeServices->GetVariable(name, &guid, &attributes, &size, buf);
     *found = s != EFI_NOT_FOUND;
+    *non_volatile = (attributes & EFI_VARIABLE_NON_VOLATILE) != 0;
     if (!*found) return Status::ok();
     if (EFI_ERROR(s))
         return Status::error(kho::Err::Io, "GetVariable(%s): status 0x%llx", ascii, (unsigned long long)s);

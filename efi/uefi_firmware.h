@@ -23,7 +23,7 @@ public:
     kho::Status delete_variable(kho::KhoVariable v) override;
 
     kho::Status read_loader_variable(const char* name, void* buf, size_t capacity, size_t* len,
-                                     bool* found) override;
+                                     bool* found, bool* non_volatile) override;
     kho::Status write_loader_variable(const char* name, const void* data, size_t len) override;
     kho::Status delete_loader_variable(const char* name) override;
 

@@ -15,11 +15,15 @@ constexpr size_t kDevicePathMax = 4096;  // a bound for the walk, not a limit of
 }  // namespace
 
 // One string variable of the OS's into `out`; false when absent or bad.
+// A volatile one is a boot loader's report of this boot (khoboot's own
+// LoaderEntryDefault, seen by a loader the boot manager starts after an
+// exit), not a setting of the OS's: ignored.
 static bool read_os_string(Firmware& fw, BootFlow& flow, const char* name, char* out, size_t capacity) {
     uint8_t raw[256];
     size_t len = 0;
-    bool found = false;
-    Status s = fw.read_loader_variable(name, raw, sizeof(raw), &len, &found);
+    bool found = false, non_volatile = false;
+    Status s = fw.read_loader_variable(name, raw, sizeof(raw), &len, &found, &non_volatile);
+    if (found && s && !non_volatile) return false;
     if (found && s) s = bli::ascii_from_utf16(raw, len, out, capacity);
     if (found && !s) flow.log("warn %s ignored: %s", name, s.message());
     return found && s && out[0];

@@ -149,9 +149,10 @@ Status FakeFirmware::delete_variable(kho::KhoVariable v) {
 }
 
 Status FakeFirmware::read_loader_variable(const char* name, void* buf, size_t capacity, size_t* len,
-                                          bool* found) {
+                                          bool* found, bool* non_volatile) {
     auto it = loader_vars.find(name);
     *found = it != loader_vars.end();
+    *non_volatile = !volatile_loader_vars.count(name);
     if (!*found) return Status::ok();
     if (it->second.size() > capacity)
         return Status::error(Err::Io, "%s is %zu bytes, max %zu", name, it->second.size(), capacity);
@@ -163,11 +164,13 @@ Status FakeFirmware::read_loader_variable(const char* name, void* buf, size_t ca
 Status FakeFirmware::write_loader_variable(const char* name, const void* data, size_t len) {
     auto* p = static_cast<const uint8_t*>(data);
     loader_vars[name] = std::vector<uint8_t>(p, p + len);
+    volatile_loader_vars.insert(name);
     return Status::ok();
 }
 
 Status FakeFirmware::delete_loader_variable(const char* name) {
     loader_vars.erase(name);
+    volatile_loader_vars.erase(name);
     return Status::ok();
 }
 

@@ -38,7 +38,10 @@ public:
     std::map<std::string, std::vector<uint8_t>> files;
     std::set<std::string> fail_reads;  // read_file() of these fails (a bad sector)
     // The Boot Loader Interface variables by name (systemd's vendor GUID).
+    // Written by the OS (non-volatile) unless named in volatile_loader_vars;
+    // write_loader_variable() writes volatile ones, as khoboot does.
     std::map<std::string, std::vector<uint8_t>> loader_vars;
+    std::set<std::string> volatile_loader_vars;
     std::vector<uint16_t> keys;
     std::vector<std::string> lines;
     uint64_t watchdog_seconds = 0;
@@ -59,7 +62,7 @@ public:
     kho::Status write_variable(kho::KhoVariable v, const void* data, size_t len) override;
     kho::Status delete_variable(kho::KhoVariable v) override;
     kho::Status read_loader_variable(const char* name, void* buf, size_t capacity, size_t* len,
-                                     bool* found) override;
+                                     bool* found, bool* non_volatile) override;
     kho::Status write_loader_variable(const char* name, const void* data, size_t len) override;
     kho::Status delete_loader_variable(const char* name) override;
     kho::Status open_esp() override { return kho::Status::ok(); }

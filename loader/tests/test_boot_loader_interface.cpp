@@ -300,6 +300,18 @@ TEST(BootLoaderInterface, TheOsDefaultOverridesLoaderConfAndIsLeftAlone) {
     EXPECT_EQ(m.selected(), "gamma");
 }
 
+// Regression: after an exit, the loader the boot manager starts next (a
+// second khoboot) read the first one's volatile LoaderEntryDefault report
+// as the OS's setting. Only a non-volatile LoaderEntryDefault is the OS's.
+TEST(BootLoaderInterface, AVolatileLoaderEntryDefaultIsAReportNotASetting) {
+    Machine m;
+    m.fw.loader_vars["LoaderEntryDefault"] = u16(u"alpha");
+    m.fw.volatile_loader_vars.insert("LoaderEntryDefault");
+    EXPECT_EQ(m.selected(), "beta");
+    EXPECT_FALSE(m.fw.logged("warn LoaderEntryDefault")) << m.fw.log_text();
+    EXPECT_EQ(m.var("LoaderEntryDefault"), u16(u"beta"));  // this boot's report replaces it
+}
+
 TEST(BootLoaderInterface, LoadOptionsStillWinOverTheOsVariables) {
     Machine m;
     m.facts.load_options = "alpha";
