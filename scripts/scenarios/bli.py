@@ -20,6 +20,8 @@ features) and by format otherwise (versions, times).
 bli-one-shot: LoaderEntryOneShot in the variable store names the second
 entry: that boot selects it and the variable is gone (from efivarfs and
 from the store); the next boot is the default entry again.
+bli-os-default: a non-volatile LoaderEntryDefault (the OS's setting)
+replaces loader.conf's default and is left as it is.
 """
 from __future__ import annotations
 
@@ -150,7 +152,9 @@ def text_of(data: bytes) -> str | None:
     return None if "\0" in s else s
 
 
-def check_variables(selected: str, default: str, entries: list[str]):
+def check_variables(selected: str, default: str, entries: list[str], os_default: bool = False):
+    """os_default: LoaderEntryDefault is the OS's non-volatile setting,
+    left as it was; otherwise khoboot's volatile report."""
     def fn(lines):
         v = bli_vars(lines)
         exact = {
@@ -172,7 +176,10 @@ def check_variables(selected: str, default: str, entries: list[str]):
             if name not in v:
                 return f"{name} not in efivarfs (have {sorted(v)})"
             attrs, data = v[name]
-            if attrs & ATTR_NV:
+            if name == "LoaderEntryDefault" and os_default:
+                if not attrs & ATTR_NV:
+                    return f"{name}: attributes {attrs:#x}, the OS's non-volatile setting was replaced"
+            elif attrs & ATTR_NV:
                 return f"{name}: attributes {attrs:#x}, a boot loader's report is volatile"
             if name in exact and data != exact[name]:
                 return f"{name} = {data.hex()}, expected {exact[name].hex()}"
@@ -203,7 +210,7 @@ def store_has_no_one_shot(ctx):
 ENTRIES = ["debian", "other"]
 
 
-def prepare(ctx, one_shot: str | None = None):
+def prepare(ctx, one_shot: str | None = None, os_default: str | None = None):
     _prepare(ctx, False)  # Debian's kernel and the probe initramfs into the entries
     init = ctx.workdir / "bli-init.cpio"
     init.write_bytes(cpio_init())
@@ -221,6 +228,11 @@ def prepare(ctx, one_shot: str | None = None):
     ctx.scenario.loader = str(bogus)
     for r in ctx.scenario.runs:
         r.qemu_args += ["-drive", f"format=raw,file={ctx.workdir / 'gpt.img'}"]
+    if os_default:
+        def set_default(c, run_index):
+            if run_index == 1:
+                ovmf_vars.add_variable(c.vars_path, "LoaderEntryDefault", SYSTEMD_GUID, u16(os_default))
+        ctx.scenario.runs[0].before = set_default
     if one_shot:
         def before(c, run_index):
             if run_index == 1:
@@ -264,5 +276,15 @@ SCENARIOS = [
               Run(timeout=180, expect_exit=0, checks=booted("debian") + [
                   Line(r"KHOBOOT: entry-source loader.conf"),
                   check_variables("debian", "debian", ENTRIES)])],
+    ),
+    Scenario(
+        name="bli-os-default",
+        description="LoaderEntryDefault set by the OS (non-volatile) names the second entry: it "
+                    "replaces loader.conf's default and is left as the OS wrote it",
+        entries=entries(), requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: prepare(ctx, os_default="other"),
+        runs=[Run(timeout=180, expect_exit=0, checks=booted("other") + [
+            Line(r"KHOBOOT: entry-source os-default"),
+            check_variables("other", "other", ENTRIES, os_default=True)])],
     ),
 ]
