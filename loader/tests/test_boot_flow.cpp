@@ -89,9 +89,11 @@ struct Machine {
         fw.variable(KhoVariable::Descriptor) = desc_bytes;
     }
 
+    // The flow outlives the verdict: the handoff points into it.
+    std::unique_ptr<kho::BootFlow> flow;
     kho::BootVerdict boot() {
-        kho::BootFlow flow(fw, *ctx, facts);
-        return flow.run();
+        flow = std::make_unique<kho::BootFlow>(fw, *ctx, facts);
+        return flow->run();
     }
     std::string status() const {
         auto& v = const_cast<FakeFirmware&>(fw).variable(KhoVariable::Status);
