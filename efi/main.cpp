@@ -96,6 +96,21 @@ kho::BootFacts gather_facts(EFI_LOADED_IMAGE* li) {
     f.acpi_rsdp = acpi_rsdp();
     f.system_table = reinterpret_cast<uintptr_t>(g_st);
     f.has_framebuffer = find_framebuffer(&f.framebuffer);
+    // The Boot Loader Interface's facts; the core formats them.
+    f.loader_version = KHOBOOT_VERSION;
+    // Microseconds since the TSC started (CPU reset), as systemd-boot
+    // counts LoaderTimeInitUSec.
+    if (clock_tsc_khz()) f.init_us = clock_entry_tsc() * 1000 / clock_tsc_khz();
+    f.uefi_revision = g_st->Hdr.Revision;
+    f.firmware_vendor = reinterpret_cast<const uint16_t*>(g_st->FirmwareVendor);
+    f.firmware_revision = g_st->FirmwareRevision;
+    if (li) {
+        f.image_path = reinterpret_cast<const uint8_t*>(li->FilePath);
+        EFI_GUID dp_guid = DEVICE_PATH_PROTOCOL;
+        void* dp = nullptr;
+        if (!EFI_ERROR(g_bs->HandleProtocol(li->DeviceHandle, &dp_guid, &dp)))
+            f.device_path = static_cast<const uint8_t*>(dp);
+    }
     return f;
 }
 
@@ -103,8 +118,9 @@ kho::BootFacts gather_facts(EFI_LOADED_IMAGE* li) {
 // between) means fetch the map again and retry; after a failed attempt
 // nothing but GetMemoryMap() may be called (UEFI 2.10 section 7.4.6).
 // e820 and efi_info are built from each map before the call, so once it
-// succeeds nothing is left that can fail.
-[[noreturn]] void exit_and_jump(kho::BootFlow& flow, UefiFirmware& fw, const kho::Handoff& h) {
+// succeeds nothing is left that can fail. Returns only when the first
+// try failed with boot services intact and the flow said exit.
+EFI_STATUS exit_and_jump(kho::BootFlow& flow, UefiFirmware& fw, const kho::Handoff& h) {
     const kho::LoadedImages& l = *h.images;
     uint8_t* block = reinterpret_cast<uint8_t*>(h.boot_params) - l.layout.boot_params;
     const kho::SetupDataChain::Mark chain_before = h.chain->mark();
@@ -124,8 +140,9 @@ kho::BootFacts gather_facts(EFI_LOADED_IMAGE* li) {
                 logf("error %s %s", kho::err_name(s.code()), s.message());
                 stop_after_exit();
             }
-            flow.fail(s, kho::HaltReason::ExitBootServices);
-            halt_forever();
+            if (flow.fail(s, kho::HaltReason::ExitBootServices).outcome == kho::BootOutcome::Halt)
+                halt_forever();
+            return EFI_LOAD_ERROR;
         }
         EFI_STATUS es = g_bs->ExitBootServices(g_image, final_map.key);
         if (es == EFI_SUCCESS) break;
@@ -174,5 +191,9 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
     kho::BootFlow flow(fw, g_context, facts);
     kho::BootVerdict v = flow.run();
     if (v.outcome == kho::BootOutcome::Halt) halt_forever();
-    exit_and_jump(flow, fw, v.handoff);
+    // No state at stake (loader/boot_flow.h, "No dead ends"): back to the
+    // boot manager, which tries its next boot option. The watchdog is left
+    // as it is; the boot manager disarms it when an image returns.
+    if (v.outcome == kho::BootOutcome::Exit) return EFI_LOAD_ERROR;
+    return exit_and_jump(flow, fw, v.handoff);
 }

@@ -13,6 +13,34 @@ using kho::Status;
 // Codes up to 0xffff belong to the firmware (UEFI 2.10 SetWatchdogTimer).
 constexpr uint64_t kWatchdogCode = 0x4b484f;  // "KHO"
 
+namespace {
+
+// systemd's Boot Loader Interface vendor GUID,
+// 4a67b082-0a4c-41cf-b6c7-440b29bb8c4f (docs/BOOT_LOADER_INTERFACE.md).
+EFI_GUID loader_guid() {
+    return EFI_GUID{0x4a67b082, 0x0a4c, 0x41cf, {0xb6, 0xc7, 0x44, 0x0b, 0x29, 0xbb, 0x8c, 0x4f}};
+}
+
+constexpr size_t kMaxName = 32;
+constexpr UINT32 kBsRt = EFI_VARIABLE_BOOTSERVICE_ACCESS | EFI_VARIABLE_RUNTIME_ACCESS;
+
+void ucs2(const char* ascii, CHAR16* out) {
+    size_t i = 0;
+    for (; ascii[i] && i + 1 < kMaxName; i++) out[i] = static_cast<CHAR16>(ascii[i]);
+    out[i] = 0;
+}
+
+// Attributes of the variable as it exists now; 0 when it does not.
+UINT32 existing_attributes(CHAR16* name, EFI_GUID* guid) {
+    UINT32 attributes = 0;
+    uint8_t data[8];
+    UINTN size = sizeof(data);
+    EFI_STATUS s = g_st->RuntimeServices->GetVariable(name, guid, &attributes, &size, data);
+    return s == EFI_BUFFER_TOO_SMALL || s == EFI_SUCCESS ? attributes : 0;
+}
+
+}  // namespace
+
 Status UefiFirmware::memory_map(void* buffer, size_t capacity, kho::MemoryMapSnapshot* out) {
     return get_memory_map(buffer, capacity, out);
 }
@@ -33,6 +61,50 @@ Status UefiFirmware::write_variable(kho::KhoVariable v, const void* data, size_t
     return khoefi::write_variable(v, data, len);
 }
 Status UefiFirmware::delete_variable(kho::KhoVariable v) { return khoefi::delete_variable(v); }
+
+Status UefiFirmware::read_loader_variable(const char* ascii, void* buf, size_t capacity, size_t* len,
+                                          bool* found, bool* non_volatile) {
+    CHAR16 name[kMaxName];
+    ucs2(ascii, name);
+    EFI_GUID guid = loader_guid();
+    UINTN size = capacity;
+    UINT32 attributes = 0;
+    EFI_STATUS s = g_st->RuntimeServices->GetVariable(name, &guid, &attributes, &size, buf);
+    *found = s != EFI_NOT_FOUND;
+    *non_volatile = (attributes & EFI_VARIABLE_NON_VOLATILE) != 0;
+    if (!*found) return Status::ok();
+    if (EFI_ERROR(s))
+        return Status::error(kho::Err::Io, "GetVariable(%s): status 0x%llx", ascii, (unsigned long long)s);
+    *len = size;
+    return Status::ok();
+}
+
+// Volatile: a report of this boot. A variable of that name left with
+// other attributes (an OS's non-volatile LoaderEntryDefault) makes
+// SetVariable() fail (UEFI 2.10 section 8.2): it is the OS's, not ours to
+// delete, so the error is reported instead.
+Status UefiFirmware::write_loader_variable(const char* ascii, const void* data, size_t len) {
+    CHAR16 name[kMaxName];
+    ucs2(ascii, name);
+    EFI_GUID guid = loader_guid();
+    EFI_STATUS s = g_st->RuntimeServices->SetVariable(name, &guid, kBsRt, len, const_cast<void*>(data));
+    if (EFI_ERROR(s))
+        return Status::error(kho::Err::Io, "SetVariable(%s): status 0x%llx", ascii, (unsigned long long)s);
+    return Status::ok();
+}
+
+Status UefiFirmware::delete_loader_variable(const char* ascii) {
+    CHAR16 name[kMaxName];
+    ucs2(ascii, name);
+    EFI_GUID guid = loader_guid();
+    UINT32 old = existing_attributes(name, &guid);
+    if (!old) return Status::ok();
+    EFI_STATUS s = g_st->RuntimeServices->SetVariable(name, &guid, old, 0, nullptr);
+    if (EFI_ERROR(s) && s != EFI_NOT_FOUND)
+        return Status::error(kho::Err::Io, "SetVariable(%s, delete): status 0x%llx", ascii,
+                             (unsigned long long)s);
+    return Status::ok();
+}
 
 Status UefiFirmware::open_esp() { return esp_open_root(); }
 Status UefiFirmware::file_size(const char* path, uint64_t* size) { return esp_file_size(path, size); }

@@ -22,6 +22,11 @@ public:
     kho::Status write_variable(kho::KhoVariable v, const void* data, size_t len) override;
     kho::Status delete_variable(kho::KhoVariable v) override;
 
+    kho::Status read_loader_variable(const char* name, void* buf, size_t capacity, size_t* len,
+                                     bool* found, bool* non_volatile) override;
+    kho::Status write_loader_variable(const char* name, const void* data, size_t len) override;
+    kho::Status delete_loader_variable(const char* name) override;
+
     kho::Status open_esp() override;
     kho::Status file_size(const char* path, uint64_t* size) override;
     kho::Status read_file(const char* path, uint64_t offset, void* dst, uint64_t len) override;

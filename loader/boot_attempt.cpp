@@ -45,6 +45,7 @@ const char* boot_outcome_name(BootOutcome o) {
     case BootOutcome::Handover: return "handover";
     case BootOutcome::ColdBoot: return "cold-boot";
     case BootOutcome::Halt: return "halt";
+    case BootOutcome::Exit: return "exit";
     }
     return "?";
 }

@@ -35,8 +35,10 @@ AttemptVerdict assess_attempt(const void* descriptor, size_t descriptor_len,
 // The record to write before parsing `descriptor`.
 abi::boot_record::Attempt make_attempt_record(const void* descriptor, size_t descriptor_len);
 
-// What a boot ended in, for the KhoBootStatus variable.
-enum class BootOutcome : uint8_t { Handover, ColdBoot, Halt };
+// What a boot ended in, for the KhoBootStatus variable. Exit: khoboot
+// returned to the firmware's boot manager with an error (no state at
+// stake), which goes on to its next boot option.
+enum class BootOutcome : uint8_t { Handover, ColdBoot, Halt, Exit };
 const char* boot_outcome_name(BootOutcome o);
 
 struct BootPhase {

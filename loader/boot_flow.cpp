@@ -103,6 +103,7 @@ void BootFlow::finish_boot(BootOutcome outcome) {
     status_.outcome = outcome;
     status_.entry = c_.entry.id[0] ? c_.entry.id : nullptr;
     status_.entry_to_jump_us = fw_.us_since_entry();
+    export_loader_interface();
     size_t len = 0;
     Status s = format_boot_status(status_, c_.status_text, sizeof(c_.status_text), &len);
     if (s) s = fw_.write_variable(KhoVariable::Status, c_.status_text, len);
@@ -137,9 +138,33 @@ BootVerdict BootFlow::halt(HaltReason reason) {
     return v;
 }
 
+// No state at stake: back to the firmware's boot manager with an error, so
+// that its next boot option runs (boot_flow.h, "No dead ends"). The
+// watchdog stays as it is: the boot manager disarms it when the image
+// returns (EDK2 BmBoot.c) and arms it again for the next option.
+BootVerdict BootFlow::exit_to_firmware(HaltReason reason) {
+    log("exit reason=%s", halt_reason_name(reason));
+    finish_boot(BootOutcome::Exit);
+    BootVerdict v;
+    v.outcome = BootOutcome::Exit;
+    v.halt_reason = halt_reason_name(reason);
+    return v;
+}
+
+// A step failed that has no policy of its own (configuration, kernel,
+// initrd, command line, placement, loading, boot data). Halt only for a
+// protected state whose entry says halt when KHO fails; before the entry
+// is read there is no policy to ask, so that is an exit too.
+BootVerdict BootFlow::stop(HaltReason reason) {
+    bool halt_policy = entry_ready_ && decide_kho_action(c_.entry.kho, c_.entry.kho_on_error, true,
+                                                         false) == KhoAction::Halt;
+    if (kho_.protected_ && halt_policy) return halt(reason);
+    return exit_to_firmware(reason);
+}
+
 BootVerdict BootFlow::fail(const Status& s, HaltReason reason) {
     log_error(s);
-    return halt(reason);
+    return stop(reason);
 }
 
 // One try per state (boot_attempt.h), decided before the descriptor is
@@ -280,15 +305,22 @@ BootVerdict BootFlow::run() {
 }
 
 // Steps 5-8: the policy, then the kernel; every failure on the way is
-// either the entry's kho-on-error (boot without the state) or a halt.
+// the entry's kho-on-error (boot without the state), a halt, or an exit to
+// the firmware's boot manager (stop()).
 BootVerdict BootFlow::boot() {
     KhoAction action = decide_kho_action(c_.entry.kho, c_.entry.kho_on_error, kho_.found, kho_.usable);
     log("policy %s found=%u usable=%u", kho_action_name(action), kho_.found ? 1 : 0, kho_.usable ? 1 : 0);
+    // The policy's own halts: a found state refused under kho-on-error
+    // halt stays in RAM as it is, protected or not. kho required with no
+    // state has nothing to keep: the next boot option runs.
     if (action == KhoAction::Halt)
-        return halt(kho_.found ? HaltReason::KhoUnusable : HaltReason::KhoRequiredMissing);
+        return kho_.found ? halt(HaltReason::KhoUnusable) : exit_to_firmware(HaltReason::KhoRequiredMissing);
     bool handover = action == KhoAction::Handover;
     HaltReason why;
-    if (!prepare(handover, cmdline_, &why)) return halt(why);
+    if (!prepare(handover, cmdline_, &why)) {
+        bool policy = why == HaltReason::KhoCmdline || why == HaltReason::KhoNoSpace;
+        return policy ? halt(why) : stop(why);
+    }
     phase_ = mark_phase("place", phase_);
     Status s = load_files();
     if (!s) return fail(s, HaltReason::Load);

@@ -13,8 +13,20 @@
 //   5. the policy: handover, cold boot or halt        (boot_entry.h)
 //   6. kernel header, command line, placement, files  (boot_flow_place.cpp)
 //   7. boot data for the architecture's protocol      (x86_handover.cpp)
-//   8. KhoBootStatus written, descriptor consumed; the caller exits boot
+//   8. KhoBootStatus and the Boot Loader Interface variables written
+//      (boot_flow_bli.cpp), descriptor consumed; the caller exits boot
 //      services and jumps.
+//
+// No dead ends. An error that stops a boot (HaltReason) halts the machine
+// only when a state is protected and the entry's policy says halt
+// (kho-on-error halt, kho required): a halt keeps that state in RAM for
+// inspection. Otherwise (nothing found, nothing protected, a cold-boot
+// policy, or no entry to ask) the verdict is Exit: the caller returns an
+// error to the firmware's boot manager, which goes on to its next boot
+// option, so a lab machine never sits dead on a typo. khoboot does not
+// fall back to another entry of its own: an entry that cannot boot says
+// nothing about which other entry the user would accept, while the boot
+// order is the user's own statement of what comes next.
 #pragma once
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,6 +62,16 @@ struct BootFacts {
     uint64_t system_table = 0;
     bool has_framebuffer = false;
     Framebuffer framebuffer{};
+    // For the Boot Loader Interface (boot_loader_interface.h):
+    const char* loader_version = "dev";
+    uint64_t init_us = 0;                        // CPU reset to loader entry, µs
+    uint32_t uefi_revision = 0;                  // the system table header's
+    const uint16_t* firmware_vendor = nullptr;   // UTF-16, NUL-terminated
+    uint32_t firmware_revision = 0;
+    // Device paths (UEFI 2.10 section 10.3), walked by the core: the ESP's
+    // device (its partition GUID) and the image's file path.
+    const uint8_t* device_path = nullptr;
+    const uint8_t* image_path = nullptr;
 };
 
 // Every buffer the flow works in, sized for the firmware path: before the
@@ -159,7 +181,8 @@ const char* halt_reason_name(HaltReason r);
 
 struct BootVerdict {
     BootOutcome outcome = BootOutcome::Halt;
-    const char* halt_reason = nullptr;  // outcome Halt: halt_reason_name()
+    // outcome Halt or Exit: halt_reason_name() of the step that stopped
+    const char* halt_reason = nullptr;
     Handoff handoff{};                  // otherwise
 };
 
@@ -173,7 +196,7 @@ public:
     BootVerdict run();
 
     // After run(): ExitBootServices() could not be reached; records the
-    // error and the halt (status written, descriptor consumed).
+    // error and the halt or exit (status written, descriptor consumed).
     BootVerdict fail(const Status& s, HaltReason reason);
 
     // One protocol line, formatted (the core's format.h subset).
@@ -186,6 +209,7 @@ private:
         bool found = false;      // a descriptor or static keys named a state
         bool from_variable = false;
         bool usable = false;     // validated, protected and (kho-verify) intact
+        bool protected_ = false; // its pages were allocated (protected), usable or not
         bool multikernel = false;
         bool manifest_variable = false;  // KhoManifest exists (consumed with the descriptor)
         // The manifest kho-verify checks: in RAM (descriptor kFlagManifest,
@@ -213,6 +237,8 @@ private:
     void arm_watchdog(uint64_t seconds, const char* step);
     void finish_boot(BootOutcome outcome);
     BootVerdict halt(HaltReason reason);
+    BootVerdict exit_to_firmware(HaltReason reason);
+    BootVerdict stop(HaltReason reason);
     bool begin_attempt(const void* descriptor, size_t len, bool descriptor_found);
     void read_descriptor();
     void read_manifest_variable();
@@ -231,6 +257,12 @@ private:
     void try_protect(const HandoverDescriptor& d);
     Status manifest_readable() const;
     void verify();
+
+    // boot_flow_bli.cpp
+    void read_os_choice(const char* const* ids, size_t count);
+    void write_bli_string(const char* name, const char* value, size_t* failed);
+    void write_bli_bytes(const char* name, const void* data, size_t len, size_t* failed);
+    void export_loader_interface();
 
     // boot_flow_config.cpp
     size_t menu(const char* const* ids, size_t count, size_t def);
@@ -269,6 +301,13 @@ private:
     char first_message_[Status::kMessageSize] = {};
     char manifest_error_[Status::kMessageSize] = {};
     bool attempt_recorded_ = false;
+    bool entry_ready_ = false;      // c_.entry parsed: its policy can be asked
+    size_t entry_count_ = 0;        // ids in c_.ids (LoaderEntries)
+    int default_index_ = -1;        // the computed default (LoaderEntryDefault)
+    bool os_default_set_ = false;   // the OS set LoaderEntryDefault
+    bool one_shot_ = false;         // LoaderEntryOneShot chose the entry: no menu
+    char one_shot_id_[64] = {};
+    char os_default_id_[64] = {};
     size_t conflicts_shown_ = 0;  // entries of c_.conflicts the last plan filled
     uint64_t phase_ = 0;
     LoadedImages images_{};

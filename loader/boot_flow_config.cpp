@@ -76,9 +76,18 @@ Status BootFlow::read_config() {
     KHO_TRY(fw_.list_conf(kEntriesDir, c_.ids, BootContext::kMaxEntries, &count));
     const char* ids[BootContext::kMaxEntries];
     for (size_t i = 0; i < count; i++) ids[i] = c_.ids[i];
+    entry_count_ = count;
+    // LoaderEntryDefault (the OS's) replaces loader.conf's default; the
+    // default computed from them is what LoaderEntryDefault reports.
+    read_os_choice(ids, count);
     size_t index = 0;
-    KHO_TRY(select_entry(c_.conf, ids, count, c_.load_options.entry_id, &index));
-    if (c_.conf.timeout_seconds && !c_.load_options.entry_id[0]) index = menu(ids, count, index);
+    if (select_entry(c_.conf, ids, count, nullptr, &index)) default_index_ = int(index);
+    // A one-shot entry boots once without the menu, as systemd-boot does.
+    const char* requested = c_.load_options.entry_id[0] ? c_.load_options.entry_id
+                            : one_shot_                 ? one_shot_id_
+                                                        : nullptr;
+    KHO_TRY(select_entry(c_.conf, ids, count, requested, &index));
+    if (c_.conf.timeout_seconds && !requested) index = menu(ids, count, index);
 
     char path[128];
     format(path, sizeof(path), "%s/%s.conf", kEntriesDir, ids[index]);
@@ -86,6 +95,7 @@ Status BootFlow::read_config() {
     init_boot_entry(&c_.entry, ids[index]);
     KHO_TRY(parse_boot_entry(path, c_.text, len, &c_.entry, &warnings_));
     KHO_TRY(apply_load_options(c_.load_options, &c_.entry, &warnings_));
+    entry_ready_ = true;
     log("entry id=%s entries=%zu kho=%s kho-on-error=%s kho-verify=%s timeout=%u", c_.entry.id, count,
         kho_mode_name(c_.entry.kho), kho_on_error_name(c_.entry.kho_on_error),
         kho_verify_name(c_.entry.kho_verify), c_.conf.timeout_seconds);

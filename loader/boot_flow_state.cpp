@@ -149,6 +149,7 @@ Status BootFlow::protect_state(const HandoverDescriptor& d) {
         MemoryPlan plan{&allocate_, &scratch_free_, &overlaps_, c_.conflicts, BootContext::kConflicts};
         KHO_TRY(plan_protection(map, options, plan, &ranges_seen));
         KHO_TRY(allocate_plan(allocate_));
+        kho_.protected_ = true;
     }
     ProtectStats stats;
     KHO_TRY(collect_exact(options, ranges_seen, &stats));

@@ -54,6 +54,17 @@ public:
     // Deleting a variable that does not exist is not an error.
     virtual Status delete_variable(KhoVariable v) = 0;
 
+    // --- systemd's Boot Loader Interface variables, by name, under its
+    // vendor GUID 4a67b082-0a4c-41cf-b6c7-440b29bb8c4f
+    // (loader/boot_loader_interface.h); *found = false when absent;
+    // *non_volatile: the variable survives a reset (an OS's setting, not
+    // a boot loader's report of this boot) ---
+    virtual Status read_loader_variable(const char* name, void* buf, size_t capacity, size_t* len,
+                                        bool* found, bool* non_volatile) = 0;
+    // Volatile, boot and runtime access: a report of this boot only.
+    virtual Status write_loader_variable(const char* name, const void* data, size_t len) = 0;
+    virtual Status delete_loader_variable(const char* name) = 0;
+
     // --- files on the ESP the loader was started from ---
     virtual Status open_esp() = 0;
     virtual Status file_size(const char* path, uint64_t* size) = 0;

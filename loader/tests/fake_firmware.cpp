@@ -148,6 +148,32 @@ Status FakeFirmware::delete_variable(kho::KhoVariable v) {
     return Status::ok();
 }
 
+Status FakeFirmware::read_loader_variable(const char* name, void* buf, size_t capacity, size_t* len,
+                                          bool* found, bool* non_volatile) {
+    auto it = loader_vars.find(name);
+    *found = it != loader_vars.end();
+    *non_volatile = !volatile_loader_vars.count(name);
+    if (!*found) return Status::ok();
+    if (it->second.size() > capacity)
+        return Status::error(Err::Io, "%s is %zu bytes, max %zu", name, it->second.size(), capacity);
+    memcpy(buf, it->second.data(), it->second.size());
+    *len = it->second.size();
+    return Status::ok();
+}
+
+Status FakeFirmware::write_loader_variable(const char* name, const void* data, size_t len) {
+    auto* p = static_cast<const uint8_t*>(data);
+    loader_vars[name] = std::vector<uint8_t>(p, p + len);
+    volatile_loader_vars.insert(name);
+    return Status::ok();
+}
+
+Status FakeFirmware::delete_loader_variable(const char* name) {
+    loader_vars.erase(name);
+    volatile_loader_vars.erase(name);
+    return Status::ok();
+}
+
 Status FakeFirmware::file_size(const char* path, uint64_t* size) {
     auto it = files.find(path);
     if (it == files.end()) return Status::error(Err::Io, "%s: not found", path);
@@ -159,6 +185,7 @@ Status FakeFirmware::read_file(const char* path, uint64_t offset, void* dst, uin
     auto it = files.find(path);
     if (it == files.end() || offset + len > it->second.size())
         return Status::error(Err::Io, "%s: short read", path);
+    if (fail_reads.count(path)) return Status::error(Err::Io, "%s: read: status 0x8000000000000007", path);
     memcpy(dst, it->second.data() + offset, len);
     return Status::ok();
 }

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,12 @@ public:
     std::optional<std::vector<uint8_t>>& variable(kho::KhoVariable v) { return vars_[size_t(v)]; }
     bool fail_writes[4] = {};  // per KhoVariable: SetVariable fails
     std::map<std::string, std::vector<uint8_t>> files;
+    std::set<std::string> fail_reads;  // read_file() of these fails (a bad sector)
+    // The Boot Loader Interface variables by name (systemd's vendor GUID).
+    // Written by the OS (non-volatile) unless named in volatile_loader_vars;
+    // write_loader_variable() writes volatile ones, as khoboot does.
+    std::map<std::string, std::vector<uint8_t>> loader_vars;
+    std::set<std::string> volatile_loader_vars;
     std::vector<uint16_t> keys;
     std::vector<std::string> lines;
     uint64_t watchdog_seconds = 0;
@@ -54,6 +61,10 @@ public:
                               bool* found) override;
     kho::Status write_variable(kho::KhoVariable v, const void* data, size_t len) override;
     kho::Status delete_variable(kho::KhoVariable v) override;
+    kho::Status read_loader_variable(const char* name, void* buf, size_t capacity, size_t* len,
+                                     bool* found, bool* non_volatile) override;
+    kho::Status write_loader_variable(const char* name, const void* data, size_t len) override;
+    kho::Status delete_loader_variable(const char* name) override;
     kho::Status open_esp() override { return kho::Status::ok(); }
     kho::Status file_size(const char* path, uint64_t* size) override;
     kho::Status read_file(const char* path, uint64_t offset, void* dst, uint64_t len) override;

@@ -89,7 +89,7 @@ struct Machine {
         fw.variable(KhoVariable::Descriptor) = desc_bytes;
     }
 
-    // The verdict points into the flow (images, chain): it lives here.
+    // The flow outlives the verdict: the handoff points into it.
     std::unique_ptr<kho::BootFlow> flow;
     kho::BootVerdict boot() {
         flow = std::make_unique<kho::BootFlow>(fw, *ctx, facts);
@@ -238,11 +238,15 @@ TEST(BootFlow, ScratchTooSmallForTheKernelFallsBackAsThePolicySays) {
     }
 }
 
-TEST(BootFlow, RequiredHandoverWithoutStateHalts) {
+// No dead ends: kho required with no state has nothing to keep in RAM, so
+// the firmware's next boot option runs instead of a halt.
+TEST(BootFlow, RequiredHandoverWithoutStateExitsToTheFirmware) {
     Machine m("kho required\n");
     kho::BootVerdict v = m.boot();
-    ASSERT_EQ(v.outcome, BootOutcome::Halt);
+    ASSERT_EQ(v.outcome, BootOutcome::Exit) << m.fw.log_text();
     EXPECT_STREQ(v.halt_reason, "kho-required-missing");
+    EXPECT_TRUE(m.fw.logged("exit reason=kho-required-missing")) << m.fw.log_text();
+    EXPECT_NE(m.status().find("outcome=exit"), std::string::npos) << m.status();
 }
 
 TEST(BootFlow, KhoOffBootsColdAndConsumesTheState) {
@@ -253,21 +257,97 @@ TEST(BootFlow, KhoOffBootsColdAndConsumesTheState) {
     EXPECT_FALSE(m.fw.variable(KhoVariable::Descriptor));
 }
 
-TEST(BootFlow, AMissingKernelHaltsWithTheImageReason) {
+// --- no dead ends: with no state at stake, an entry or configuration error
+// returns to the firmware's boot manager (outcome Exit), never halts ---
+
+// The verdict, the protocol line and KhoBootStatus of an exit.
+void expect_exit(const Machine& m, const kho::BootVerdict& v, const char* reason) {
+    ASSERT_EQ(v.outcome, BootOutcome::Exit) << reason << "\n" << m.fw.log_text();
+    EXPECT_STREQ(v.halt_reason, reason);
+    EXPECT_TRUE(m.fw.logged(std::string("exit reason=") + reason)) << m.fw.log_text();
+    EXPECT_FALSE(m.fw.logged("halt reason=")) << m.fw.log_text();
+    EXPECT_NE(m.status().find("outcome=exit\n"), std::string::npos) << m.status();
+}
+
+TEST(BootFlow, AMissingKernelExitsWithTheImageReason) {
     Machine m;
     m.fw.files.erase("/vmlinuz");
     kho::BootVerdict v = m.boot();
-    ASSERT_EQ(v.outcome, BootOutcome::Halt);
-    EXPECT_STREQ(v.halt_reason, "image");
+    expect_exit(m, v, "image");
     EXPECT_TRUE(m.fw.logged("error io /vmlinuz: not found")) << m.fw.log_text();
+    EXPECT_NE(m.status().find("error=io\n"), std::string::npos) << m.status();
 }
 
-TEST(BootFlow, NoBootEntryHaltsWithTheConfigReason) {
+TEST(BootFlow, NoBootEntryExitsWithTheConfigReason) {
     Machine m;
     m.fw.files.erase("/loader/entries/tk.conf");
+    expect_exit(m, m.boot(), "config");
+}
+
+TEST(BootFlow, AnEntryWithoutLinuxExitsWithTheConfigReason) {
+    Machine m;
+    m.entry("title broken\noptions console=ttyS0\n");
+    expect_exit(m, m.boot(), "config");
+}
+
+TEST(BootFlow, AMissingInitrdExitsWithTheInitrdReason) {
+    Machine m("initrd /initrd.img\n");
+    expect_exit(m, m.boot(), "initrd");
+}
+
+TEST(BootFlow, ACommandLineTooLongForTheKernelExitsWithTheCmdlineReason) {
+    Machine m;
+    uint32_t cmdline_size = 255;  // the kernel takes 255 bytes, the entry gives 600
+    memcpy(&m.fw.files["/vmlinuz"][0x238], &cmdline_size, 4);
+    m.entry("title tk\nlinux /vmlinuz\noptions " + std::string(600, 'x') + "\n");
+    expect_exit(m, m.boot(), "cmdline");
+}
+
+TEST(BootFlow, NoRoomForTheKernelExitsWithThePlacementReason) {
+    Machine m;
+    m.fw.set_type(kRamStart, kRamEnd, efi::kBootServicesData);
+    expect_exit(m, m.boot(), "placement");
+}
+
+TEST(BootFlow, AFailedReadExitsWithTheLoadReason) {
+    Machine m("initrd /initrd.img\n");
+    m.fw.files["/initrd.img"] = std::vector<uint8_t>(4096, 0x5a);
+    m.fw.fail_reads.insert("/initrd.img");
+    expect_exit(m, m.boot(), "load");
+}
+
+// A state found and consumed does not keep the machine either when its
+// policy is cold-boot: the descriptor goes, then the next boot option.
+TEST(BootFlow, AProtectedStateUnderTheColdBootPolicyExitsOnAnEntryError) {
+    Machine m("kho-on-error cold-boot\n");
+    m.add_state();
+    m.fw.files.erase("/vmlinuz");
+    expect_exit(m, m.boot(), "image");
+    EXPECT_FALSE(m.fw.variable(KhoVariable::Descriptor));
+    EXPECT_FALSE(m.fw.variable(KhoVariable::Attempt));
+}
+
+// Halting stays where a state is protected and the entry says halt: the
+// state is kept in RAM for inspection.
+TEST(BootFlow, AProtectedStateUnderTheHaltPolicyHaltsOnAnEntryError) {
+    Machine m("kho-on-error halt\n");
+    m.add_state();
+    m.fw.files.erase("/vmlinuz");
     kho::BootVerdict v = m.boot();
-    ASSERT_EQ(v.outcome, BootOutcome::Halt);
-    EXPECT_STREQ(v.halt_reason, "config");
+    ASSERT_EQ(v.outcome, BootOutcome::Halt) << m.fw.log_text();
+    EXPECT_STREQ(v.halt_reason, "image");
+    EXPECT_EQ(m.fw.type_at(m.blocks[0].phys), efi::kLoaderData);
+    EXPECT_NE(m.status().find("outcome=halt"), std::string::npos) << m.status();
+}
+
+// Before the entry is read there is no policy to ask: exit, even with a
+// protected state (the descriptor is consumed, the next option boots).
+TEST(BootFlow, AConfigErrorWithAProtectedStateExits) {
+    Machine m;
+    m.add_state();
+    m.fw.files.erase("/loader/entries/tk.conf");
+    expect_exit(m, m.boot(), "config");
+    EXPECT_FALSE(m.fw.variable(KhoVariable::Descriptor));
 }
 
 TEST(BootFlow, AStaticStateFromTheEntryIsHandedOver) {
@@ -317,6 +397,13 @@ TEST(BootFlow, BootDataUsesTheHullGapsOnlyWhenFreeRamHasNoRoom) {
         bool in_hull = l.boot_data >= hull_start && l.boot_data + l.layout.size <= hull_end;
         EXPECT_EQ(in_hull, squeeze) << std::hex << l.boot_data;
     }
+}
+
+TEST(BootFlow, OutcomeNamesArePinned) {
+    EXPECT_STREQ(kho::boot_outcome_name(BootOutcome::Handover), "handover");
+    EXPECT_STREQ(kho::boot_outcome_name(BootOutcome::ColdBoot), "cold-boot");
+    EXPECT_STREQ(kho::boot_outcome_name(BootOutcome::Halt), "halt");
+    EXPECT_STREQ(kho::boot_outcome_name(BootOutcome::Exit), "exit");
 }
 
 // The protocol's halt reasons, as scenarios and docs/architecture.md name them.
