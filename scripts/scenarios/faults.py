@@ -534,10 +534,11 @@ def cold_checks(error: str) -> list:
     ]
 
 
-def halt_checks(error: str, reason: str = "kho-unusable") -> list:
+def halt_checks(error: str, reason: str = "kho-unusable", verb: str = "halt") -> list:
+    """A halt, or (verb "exit") a return to the firmware's boot manager."""
     return [
         Count(r"KHOBOOT: error .*", 1),
-        InOrder([error, rf"KHOBOOT: halt reason={reason}"]),
+        InOrder([error, rf"KHOBOOT: {verb} reason={reason}"]),
         NoLine(r"KHOBOOT: (kernel|initrd|jump|handover|boot) .*"),
         NoLine(r"TEST_KERNEL: .*"),
     ]
@@ -567,7 +568,8 @@ def fault(name: str, description: str, mutate, error: str, outcome: str = "cold"
     """One fault: khotool synth ARGS, then mutate(ctx, state) corrupts it;
     the state is named by the entry's keys (via="entry") or by the
     descriptor variable (via="variable"); outcome "cold" or "halt"
-    (kho-on-error); `error` is the regular expression of the one error line."""
+    (kho-on-error), or "exit" (no kernel to boot: back to the firmware's
+    boot manager); `error` is the regular expression of the one error line."""
     entry_keys = {"kho-on-error": "halt" if outcome == "halt" else "cold-boot", **(keys or {})}
 
     def prepare(ctx):
@@ -588,13 +590,13 @@ def fault(name: str, description: str, mutate, error: str, outcome: str = "cold"
         if outcome == "cold":
             run.checks.append(clear_of(preserved))
             run.checks.append(JumpWatch(ctx, run, preserved).check())
-        if outcome == "halt":
+        if outcome in ("halt", "exit"):
             # The runner would end a halted run as a failure; the watcher
             # ends it after comparing the preserved RAM instead.
-            watch = RamWatch(ctx, run, preserved, r"KHOBOOT: halt reason=.*")
+            watch = RamWatch(ctx, run, preserved, rf"KHOBOOT: {outcome} reason=.*")
             run.checks.append(watch.check())
 
-    checks = (cold_checks(error) if outcome == "cold" else halt_checks(error, halt_reason))
+    checks = (cold_checks(error) if outcome == "cold" else halt_checks(error, halt_reason, outcome))
     return Scenario(
         name=name, description=description, default=default, requires=REQUIRES,
         entries=[Entry("tk", linux=TK, title="test_kernel", options=tk_options(plan, **(tk_keys or {})),
@@ -747,11 +749,11 @@ FAULTS = [
           r"KHOBOOT: error no-space initrd needs 0x400000 bytes beside the kernel's 0x[0-9a-f]+; "
           r"free scratch: largest 0x[0-9a-f]+, total 0x[0-9a-f]+",
           extra_checks=[Line(r"KHOBOOT: reserve ok .*"), Line(r"TEST_KERNEL: check initrd ok .*")]),
-    fault("fault-kernel-truncated", "the kernel file is cut in half: halt (no kernel to boot), "
-          "the protected state untouched", truncated_kernel,
+    fault("fault-kernel-truncated", "the kernel file is cut in half: no kernel to boot, so back "
+          "to the firmware's boot manager (exit), the protected state untouched", truncated_kernel,
           r"KHOBOOT: error image /khoboot-test/truncated.bzImage: image truncated: payload "
           r"0x[0-9a-f]+ bytes, header syssize says 0x[0-9a-f]+",
-          outcome="halt", halt_reason="image", keys={"kho-on-error": "cold-boot"}),
+          outcome="exit", halt_reason="image", keys={"kho-on-error": "cold-boot"}),
     fault("fault-kernel-garbage", "256 KiB of random bytes as the kernel", garbage_kernel,
           r"KHOBOOT: error image /khoboot-test/garbage.bzImage: not a bzImage: boot_flag 0x[0-9a-f]+ "
           r"at 0x1fe \(want 0xaa55\)", outcome="halt", halt_reason="image"),
