@@ -82,16 +82,10 @@ std::string write_blob(const State& s, const std::string& path, uint64_t base, c
     return err;
 }
 
-}  // namespace
-
-std::string write_output(const State& s, const std::string& dir, std::vector<Blob>* blobs) {
-    ::mkdir(dir.c_str(), 0755);
-    blobs->clear();
-
-    // ---- blobs
-    std::vector<Range> ext = extents(s);
+// Extents closer than kMergeGap, with no scratch between them, share a group.
+std::vector<std::vector<Range>> group_extents(const State& s) {
     std::vector<std::vector<Range>> groups;
-    for (const auto& r : ext) {
+    for (const auto& r : extents(s)) {
         if (!groups.empty()) {
             uint64_t prev_end = groups.back().back().end;
             if (r.start - prev_end < kMergeGap && !crosses_scratch(s, prev_end, r.start)) {
@@ -101,6 +95,11 @@ std::string write_output(const State& s, const std::string& dir, std::vector<Blo
         }
         groups.push_back({r});
     }
+    return groups;
+}
+
+std::string write_blobs(const State& s, const std::string& dir, std::vector<Blob>* blobs) {
+    std::vector<std::vector<Range>> groups = group_extents(s);
     for (size_t i = 0; i < groups.size(); ++i) {
         Blob b{"blob-" + std::to_string(i) + ".bin", groups[i].front().start,
                groups[i].back().end - groups[i].front().start};
@@ -108,8 +107,12 @@ std::string write_output(const State& s, const std::string& dir, std::vector<Blo
         if (!err.empty()) return err;
         blobs->push_back(b);
     }
+    return "";
+}
 
-    // ---- descriptor, built and checked by the core's own builder
+// The descriptor is built and checked by the core's own builder; *hex
+// gets its bytes for state.json.
+std::string write_descriptor(const State& s, const std::string& dir, std::string* desc_hex) {
     HandoverDescriptor d;
     d.flags = abi::descriptor::kFlagFdtCrc;
     if (s.format == Format::Multikernel) d.flags |= abi::descriptor::kFlagMultikernel;
@@ -123,25 +126,33 @@ std::string write_output(const State& s, const std::string& dir, std::vector<Blo
     Status st = build_handover_descriptor(d, desc, sizeof(desc), &desc_len);
     if (!st) return std::string("descriptor: ") + st.message();
     std::ofstream(dir + "/descriptor.bin", std::ios::binary).write(reinterpret_cast<char*>(desc), std::streamsize(desc_len));
-    std::string desc_hex;
     for (size_t i = 0; i < desc_len; ++i) {
         char b[3];
         std::snprintf(b, sizeof(b), "%02x", desc[i]);
-        desc_hex += b;
+        *desc_hex += b;
     }
+    return "";
+}
 
-    // ---- expected block list and metadata pages
-    {
-        std::ofstream f(dir + "/blocks.txt");
-        for (const auto& b : s.map_blocks) f << hex(b.phys) << ' ' << b.order << ' ' << b.kind << '\n';
-        std::ofstream m(dir + "/metadata.txt");
-        for (const auto& [p, page] : s.pages)
-            if (p != s.fdt && !(p >= s.blob && p < s.blob + s.blob_size)) m << hex(p) << '\n';
-    }
+// The expected block list, and the map's own pages (neither the root FDT
+// nor the subtree blob).
+void write_block_lists(const State& s, const std::string& dir) {
+    std::ofstream f(dir + "/blocks.txt");
+    for (const auto& b : s.map_blocks) f << hex(b.phys) << ' ' << b.order << ' ' << b.kind << '\n';
+    std::ofstream m(dir + "/metadata.txt");
+    for (const auto& [p, page] : s.pages)
+        if (p != s.fdt && !(p >= s.blob && p < s.blob + s.blob_size)) m << hex(p) << '\n';
+}
 
-    // ---- entry keys, state.json, state.sh
-    std::string scratch_key;
-    for (const auto& sc : s.scratch) scratch_key += (scratch_key.empty() ? "" : ",") + hex(sc.addr) + ":" + hex(sc.size);
+// The "kho-scratch" entry key: ADDR:SIZE per region, comma-separated.
+std::string scratch_key(const State& s) {
+    std::string key;
+    for (const auto& sc : s.scratch) key += (key.empty() ? "" : ",") + hex(sc.addr) + ":" + hex(sc.size);
+    return key;
+}
+
+void write_state_json(const State& s, const std::string& dir, const std::vector<Blob>& blobs,
+                      const std::string& scratch, const std::string& desc_hex) {
     uint64_t below = 0, above = 0;
     for (const auto& e : s.entries) (e.phys >= (1ull << 32) ? above : below)++;
     std::ostringstream j;
@@ -157,22 +168,41 @@ std::string write_output(const State& s, const std::string& dir, std::vector<Blo
     for (size_t i = 0; i < s.scratch.size(); ++i)
         j << (i ? ", " : "") << "[" << s.scratch[i].addr << ", " << s.scratch[i].size << "]";
     j << "],\n  \"entry_keys\": {\"kho-fdt\": \"" << hex(s.fdt) << "\"";
-    if (!scratch_key.empty()) j << ", \"kho-scratch\": \"" << scratch_key << "\"";
+    if (!scratch.empty()) j << ", \"kho-scratch\": \"" << scratch << "\"";
     j << "},\n  \"descriptor\": \"descriptor.bin\",\n  \"descriptor_hex\": \"" << desc_hex << "\",\n"
       << "  \"blobs\": [";
-    for (size_t i = 0; i < blobs->size(); ++i)
-        j << (i ? ",\n    " : "\n    ") << "{\"file\": \"" << (*blobs)[i].file << "\", \"addr\": " << (*blobs)[i].addr
-          << ", \"size\": " << (*blobs)[i].size << "}";
+    for (size_t i = 0; i < blobs.size(); ++i)
+        j << (i ? ",\n    " : "\n    ") << "{\"file\": \"" << blobs[i].file << "\", \"addr\": " << blobs[i].addr
+          << ", \"size\": " << blobs[i].size << "}";
     j << "\n  ],\n  \"blocks_file\": \"blocks.txt\",\n  \"metadata_file\": \"metadata.txt\"\n}\n";
     std::ofstream(dir + "/state.json") << j.str();
+}
 
+void write_state_sh(const State& s, const std::string& dir, const std::vector<Blob>& blobs,
+                    const std::string& scratch) {
     std::ostringstream sh;
     sh << "# khotool synth output; paths relative to this directory\n"
-       << "KHO_FORMAT=" << format_name(s.format) << "\nKHO_FDT=" << hex(s.fdt) << "\nKHO_SCRATCH=" << scratch_key
+       << "KHO_FORMAT=" << format_name(s.format) << "\nKHO_FDT=" << hex(s.fdt) << "\nKHO_SCRATCH=" << scratch
        << "\nKHO_BLOCKS=" << s.entries.size() << "\nQEMU_LOADER_ARGS=\"";
-    for (const auto& b : *blobs) sh << " -device loader,file=" << b.file << ",addr=" << hex(b.addr) << ",force-raw=on";
+    for (const auto& b : blobs) sh << " -device loader,file=" << b.file << ",addr=" << hex(b.addr) << ",force-raw=on";
     sh << "\"\n";
     std::ofstream(dir + "/state.sh") << sh.str();
+}
+
+}  // namespace
+
+std::string write_output(const State& s, const std::string& dir, std::vector<Blob>* blobs) {
+    ::mkdir(dir.c_str(), 0755);
+    blobs->clear();
+    std::string err = write_blobs(s, dir, blobs);
+    if (!err.empty()) return err;
+    std::string desc_hex;
+    err = write_descriptor(s, dir, &desc_hex);
+    if (!err.empty()) return err;
+    write_block_lists(s, dir);
+    std::string scratch = scratch_key(s);
+    write_state_json(s, dir, *blobs, scratch, desc_hex);
+    write_state_sh(s, dir, *blobs, scratch);
     return "";
 }
 
