@@ -2,53 +2,64 @@
 
 #include "../loader/format.h"
 #include "clock.h"
+#include "uart.h"
 #include "uefi.h"
 
 namespace khoefi {
 
 namespace {
 
-constexpr uint16_t kCom1 = 0x3f8;
-constexpr uint16_t kLsr = kCom1 + 5;
-constexpr uint8_t kLsrThre = 0x20;
-
-bool g_serial_ok = true;
 bool g_boot_services = true;
-// Non-serial text outputs (graphics console): found once at init.
-constexpr size_t kMaxConsoles = 4;
-SIMPLE_TEXT_OUTPUT_INTERFACE* g_consoles[kMaxConsoles];
+
+// COM1 by port I/O, always; loader.conf's khoboot-uart once it is read.
+constinit Uart g_com1;
+constinit Uart g_extra;
+
+// Lines written before loader.conf is read, replayed to the UART it names
+// (log_set_uart): the lines of the boot's first phases are the ones a lab
+// reading serial-over-LAN needs most. Static storage: by the time the
+// UART is known, the state is protected and nothing may be allocated.
+char g_early[8192];
+size_t g_early_len;
+bool g_early_open = true;  // until log_set_uart()
+bool g_early_cut;
+
+void early_put(char c) {
+    if (!g_early_open) return;
+    if (g_early_len + 1 >= sizeof(g_early)) {
+        g_early_cut = true;
+        return;
+    }
+    g_early[g_early_len++] = c;
+}
+
+void uart_line(Uart* u, const char* s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\n') uart_put(u, '\r');
+        uart_put(u, s[i]);
+    }
+}
+
+void serial_write(const char* s, size_t n) {
+    uart_line(&g_com1, s, n);
+    uart_line(&g_extra, s, n);
+    for (size_t i = 0; i < n; i++) early_put(s[i]);
+}
+
+// Text outputs with a device path, each with what the path says about its
+// wire: found once at init, chosen at every write (the choice changes when
+// loader.conf names a UART one of them drives).
+constexpr size_t kMaxConsoles = 8;
+struct Console {
+    SIMPLE_TEXT_OUTPUT_INTERFACE* out;
+    kho::ConsoleFacts facts;
+};
+constinit Console g_consoles[kMaxConsoles] = {};
 size_t g_console_count;
 
-inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-inline uint8_t inb(uint16_t port) {
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
-void serial_put(char c) {
-    if (!g_serial_ok) return;
-    // Bounded wait: a machine without a UART reads 0xff (THRE set) or
-    // never signals; give up on the port rather than hang the boot.
-    for (uint32_t spin = 0; !(inb(kLsr) & kLsrThre); spin++)
-        if (spin > 1000000) {
-            g_serial_ok = false;
-            return;
-        }
-    outb(kCom1, static_cast<uint8_t>(c));
-}
-
-// True if the device path has a UART messaging node (serial terminal).
-bool is_serial_path(EFI_DEVICE_PATH* dp) {
-    for (int guard = 0; dp && guard < 64; guard++) {
-        if (DevicePathType(dp) == END_DEVICE_PATH_TYPE) return false;
-        if (DevicePathType(dp) == MESSAGING_DEVICE_PATH && DevicePathSubType(dp) == MSG_UART_DP)
-            return true;
-        uint16_t len = DevicePathNodeLength(dp);
-        if (len < 4) return false;
-        dp = reinterpret_cast<EFI_DEVICE_PATH*>(reinterpret_cast<uint8_t*>(dp) + len);
-    }
-    return false;
+bool console_used(const Console& c) {
+    const kho::UartConfig direct[2] = {kho::kCom1, g_extra.config};
+    return kho::use_firmware_console(c.facts, direct, g_extra.ok ? 2 : 1);
 }
 
 void find_consoles() {
@@ -59,14 +70,16 @@ void find_consoles() {
     if (EFI_ERROR(g_bs->LocateHandle(ByProtocol, &text_out, nullptr, &size, handles))) return;
     for (UINTN i = 0; i < size / sizeof(EFI_HANDLE) && g_console_count < kMaxConsoles; i++) {
         EFI_DEVICE_PATH* dp = nullptr;
-        // The ConSplitter's virtual handle has no device path: skip it,
-        // it would echo to the serial terminal as well.
-        if (EFI_ERROR(g_bs->HandleProtocol(handles[i], &dev_path, reinterpret_cast<void**>(&dp))) ||
-            !dp || is_serial_path(dp))
-            continue;
+        if (EFI_ERROR(g_bs->HandleProtocol(handles[i], &dev_path, reinterpret_cast<void**>(&dp))))
+            dp = nullptr;
+        // A path is read node by node up to its end node; the bound only
+        // stops a path without one.
+        kho::ConsoleFacts facts = kho::console_path_facts(dp, 4096);
         SIMPLE_TEXT_OUTPUT_INTERFACE* out = nullptr;
-        if (!EFI_ERROR(g_bs->HandleProtocol(handles[i], &text_out, reinterpret_cast<void**>(&out))) && out)
-            g_consoles[g_console_count++] = out;
+        if (!facts.has_path ||
+            EFI_ERROR(g_bs->HandleProtocol(handles[i], &text_out, reinterpret_cast<void**>(&out))) || !out)
+            continue;
+        g_consoles[g_console_count++] = {out, facts};
     }
 }
 
@@ -98,7 +111,8 @@ void console_write(const char* s) {
     size_t n = 0;
     auto flush = [&] {
         buf[n] = 0;
-        for (size_t i = 0; i < g_console_count; i++) g_consoles[i]->OutputString(g_consoles[i], buf);
+        for (size_t i = 0; i < g_console_count; i++)
+            if (console_used(g_consoles[i])) g_consoles[i].out->OutputString(g_consoles[i].out, buf);
         n = 0;
     };
     for (; *s; s++) {
@@ -112,7 +126,10 @@ void console_write(const char* s) {
 
 }  // namespace
 
-void log_init() { find_consoles(); }
+void log_init() {
+    uart_open(&g_com1, kho::kCom1);
+    find_consoles();
+}
 
 void log_boot_services_gone() { g_boot_services = false; }
 
@@ -141,10 +158,7 @@ void vlog(bool console, const char* fmt, va_list ap) {
         if (line[i] == '\n' || line[i] == '\r') line[i] = ' ';
     line[n++] = '\n';
     line[n] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        if (line[i] == '\n') serial_put('\r');
-        serial_put(line[i]);
-    }
+    serial_write(line, n);
     if (console) console_write(line);
 }
 
@@ -162,6 +176,26 @@ void logf_serial(const char* fmt, ...) {
     va_start(ap, fmt);
     vlog(false, fmt, ap);
     va_end(ap);
+}
+
+void log_set_uart(const kho::UartConfig& uart) {
+    g_early_open = false;
+    if (uart.kind == kho::UartKind::None) return;
+    if (kho::same_uart(uart, kho::kCom1)) {
+        logf("console uart=io:0x3f8 is COM1, written already");
+        return;
+    }
+    uart_open(&g_extra, uart);
+    uart_line(&g_extra, g_early, g_early_len);
+    if (g_early_cut) {
+        const char cut[] = "KHOBOOT: (early lines dropped; COM1 has them all)\n";
+        uart_line(&g_extra, cut, sizeof(cut) - 1);
+    }
+    size_t used = 0;
+    for (size_t i = 0; i < g_console_count; i++) used += console_used(g_consoles[i]);
+    logf("console uart=%s:0x%llx baud=%u replayed_bytes=%zu firmware-consoles=%zu/%zu",
+         kho::uart_kind_name(uart.kind), (unsigned long long)uart.base, uart.baud, g_early_len, used,
+         g_console_count);
 }
 
 uint64_t log_phase(const char* name, uint64_t start) {
