@@ -19,18 +19,36 @@ constinit Uart g_extra;
 // (log_set_uart): the lines of the boot's first phases are the ones a lab
 // reading serial-over-LAN needs most. Static storage: by the time the
 // UART is known, the state is protected and nothing may be allocated.
+// Each line is kept as [console-bound 0|1][mask of the firmware consoles
+// that printed it][text with its '\n']: a firmware serial console on the
+// UART loader.conf names (OVMF drives COM2 when QEMU has one) printed
+// those lines there already, and the replay skips them.
 char g_early[8192];
 size_t g_early_len;
-bool g_early_open = true;  // until log_set_uart()
+size_t g_early_last;       // header of the last line kept
+bool g_early_open = true;  // until log_set_uart() or the buffer is full
 bool g_early_cut;
+size_t g_hold_from;        // g_early_len when log_hold_console(true)
 
-void early_put(char c) {
-    if (!g_early_open) return;
-    if (g_early_len + 1 >= sizeof(g_early)) {
-        g_early_cut = true;
+void early_line(const char* s, size_t n, bool console) {
+    if (!g_early_open || g_early_cut) return;
+    if (g_early_len + 2 + n > sizeof(g_early)) {
+        g_early_cut = true;  // later lines neither: the replay keeps the order
         return;
     }
-    g_early[g_early_len++] = c;
+    g_early_last = g_early_len;
+    g_early[g_early_len++] = console;
+    g_early[g_early_len++] = 0;
+    for (size_t i = 0; i < n; i++) g_early[g_early_len++] = s[i];
+}
+
+// Adds `mask` to the console-bound lines kept from offset `from` on.
+void early_mark(size_t from, uint8_t mask) {
+    for (size_t at = from; at < g_early_len;) {
+        if (g_early[at]) g_early[at + 1] = static_cast<char>(g_early[at + 1] | mask);
+        at += 2;
+        while (at < g_early_len && g_early[at++] != '\n') {}
+    }
 }
 
 void uart_line(Uart* u, const char* s, size_t n) {
@@ -40,10 +58,10 @@ void uart_line(Uart* u, const char* s, size_t n) {
     }
 }
 
-void serial_write(const char* s, size_t n) {
+void serial_write(const char* s, size_t n, bool console) {
     uart_line(&g_com1, s, n);
     uart_line(&g_extra, s, n);
-    for (size_t i = 0; i < n; i++) early_put(s[i]);
+    early_line(s, n, console);
 }
 
 // Text outputs with a device path, each with what the path says about its
@@ -60,6 +78,14 @@ size_t g_console_count;
 bool console_used(const Console& c) {
     const kho::UartConfig direct[2] = {kho::kCom1, g_extra.config};
     return kho::use_firmware_console(c.facts, direct, g_extra.ok ? 2 : 1);
+}
+
+// Bit i: g_consoles[i] is written now.
+uint8_t used_mask() {
+    uint8_t mask = 0;
+    for (size_t i = 0; i < g_console_count; i++)
+        if (console_used(g_consoles[i])) mask = static_cast<uint8_t>(mask | 1u << i);
+    return mask;
 }
 
 void find_consoles() {
@@ -91,7 +117,7 @@ size_t g_held_len;
 bool g_holding;
 bool g_held_cut;
 
-void console_write(const char* s);
+uint8_t console_write(const char* s);
 
 void hold_text(const char* s) {
     for (; *s; s++) {
@@ -104,15 +130,20 @@ void hold_text(const char* s) {
     g_held[g_held_len] = '\0';
 }
 
-void console_write(const char* s) {
-    if (!g_boot_services) return;
-    if (g_holding) return hold_text(s);
+// Returns the consoles it printed on (none while held).
+uint8_t console_write(const char* s) {
+    if (!g_boot_services) return 0;
+    if (g_holding) {
+        hold_text(s);
+        return 0;
+    }
+    const uint8_t mask = used_mask();
     CHAR16 buf[256];
     size_t n = 0;
     auto flush = [&] {
         buf[n] = 0;
         for (size_t i = 0; i < g_console_count; i++)
-            if (console_used(g_consoles[i])) g_consoles[i].out->OutputString(g_consoles[i].out, buf);
+            if (mask & (1u << i)) g_consoles[i].out->OutputString(g_consoles[i].out, buf);
         n = 0;
     };
     for (; *s; s++) {
@@ -122,6 +153,7 @@ void console_write(const char* s) {
         buf[n++] = c < 0x80 ? c : '?';
     }
     flush();
+    return mask;
 }
 
 }  // namespace
@@ -140,9 +172,13 @@ void log_hold_console(bool hold) {
         g_held_len = 0;
         g_held[0] = '\0';
         g_held_cut = false;
+        g_hold_from = g_early_len;
         return;
     }
-    console_write(g_held);
+    const uint8_t mask = console_write(g_held);
+    // Lines cut from the held text were printed nowhere: then the replay
+    // repeats them all rather than lose some.
+    if (!g_held_cut) early_mark(g_hold_from, mask);
     if (g_held_cut) console_write("KHOBOOT: (console lines dropped; COM1 has them all)\n");
 }
 
@@ -158,8 +194,11 @@ void vlog(bool console, const char* fmt, va_list ap) {
         if (line[i] == '\n' || line[i] == '\r') line[i] = ' ';
     line[n++] = '\n';
     line[n] = '\0';
-    serial_write(line, n);
-    if (console) console_write(line);
+    serial_write(line, n, console);
+    if (!console) return;
+    const uint8_t mask = console_write(line);
+    if (mask && g_early_open && !g_early_cut && g_early_last + 1 < g_early_len)
+        g_early[g_early_last + 1] = static_cast<char>(mask);
 }
 
 }  // namespace
@@ -185,16 +224,30 @@ void log_set_uart(const kho::UartConfig& uart) {
         logf("console uart=io:0x3f8 is COM1, written already");
         return;
     }
+    // Consoles that put their lines on this UART already.
+    uint8_t on_wire = 0;
+    for (size_t i = 0; i < g_console_count; i++)
+        if (kho::console_drives(g_consoles[i].facts, uart)) on_wire = static_cast<uint8_t>(on_wire | 1u << i);
     uart_open(&g_extra, uart);
-    uart_line(&g_extra, g_early, g_early_len);
+    size_t replayed = 0;
+    for (size_t at = 0; at < g_early_len;) {
+        const uint8_t printed = static_cast<uint8_t>(g_early[at + 1]);
+        size_t end = at + 2;
+        while (end < g_early_len && g_early[end++] != '\n') {}
+        if (!(printed & on_wire)) {
+            uart_line(&g_extra, g_early + at + 2, end - at - 2);
+            replayed++;
+        }
+        at = end;
+    }
     if (g_early_cut) {
         const char cut[] = "KHOBOOT: (early lines dropped; COM1 has them all)\n";
         uart_line(&g_extra, cut, sizeof(cut) - 1);
     }
     size_t used = 0;
     for (size_t i = 0; i < g_console_count; i++) used += console_used(g_consoles[i]);
-    logf("console uart=%s:0x%llx baud=%u replayed_bytes=%zu firmware-consoles=%zu/%zu",
-         kho::uart_kind_name(uart.kind), (unsigned long long)uart.base, uart.baud, g_early_len, used,
+    logf("console uart=%s:0x%llx baud=%u replayed=%zu firmware-consoles=%zu/%zu",
+         kho::uart_kind_name(uart.kind), (unsigned long long)uart.base, uart.baud, replayed, used,
          g_console_count);
 }
 

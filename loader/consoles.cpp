@@ -145,11 +145,14 @@ ConsoleFacts console_path_facts(const void* path, size_t max_bytes) {
     return f;
 }
 
+bool console_drives(const ConsoleFacts& c, const UartConfig& uart) {
+    return c.has_path && c.serial && same_uart(c.uart, uart);
+}
+
 bool use_firmware_console(const ConsoleFacts& c, const UartConfig* direct, size_t direct_count) {
     if (!c.has_path) return false;
-    if (!c.serial) return true;
     for (size_t i = 0; i < direct_count; ++i)
-        if (same_uart(c.uart, direct[i])) return false;
+        if (console_drives(c, direct[i])) return false;
     return true;
 }
 

@@ -69,6 +69,10 @@ struct ConsoleFacts {
 // Any other serial path (a PCI UART, a vendor node) is an unknown wire.
 ConsoleFacts console_path_facts(const void* path, size_t max_bytes);
 
+// Whether the console is a serial terminal on `uart`: a line it was given
+// is on that wire already, so a replay to `uart` must skip it.
+bool console_drives(const ConsoleFacts& console, const UartConfig& uart);
+
 // Whether a firmware console gets the protocol lines, given the UARTs
 // khoboot writes itself: never one without a device path (the
 // ConSplitter echoes to all the others), never a serial console on one of

@@ -115,6 +115,16 @@ TEST(Consoles, SkipsOnlyTheWiresKhobootWritesItself) {
     EXPECT_FALSE(kho::use_firmware_console(kho::console_path_facts(nullptr, 0), &kho::kCom1, 1));
 }
 
+// The replay to a newly named UART skips what a firmware console on the
+// same UART already printed (OVMF drives COM2 too when QEMU has one).
+TEST(Consoles, KnowsWhichConsoleDrivesAUart) {
+    const UartConfig com2{UartKind::Io, 0x2f8, 115200};
+    EXPECT_TRUE(kho::console_drives(facts(isa_serial_console(1)), com2));
+    EXPECT_FALSE(kho::console_drives(facts(isa_serial_console(0)), com2));
+    EXPECT_FALSE(kho::console_drives(facts(gop_console()), com2));
+    EXPECT_FALSE(kho::console_drives(facts(isa_serial_console(7)), com2));
+}
+
 TEST(Consoles, MmioAndMmio32AtOneAddressAreOneUart) {
     UartConfig a{UartKind::Mmio, 0xfe001000, 0}, b{UartKind::Mmio32, 0xfe001000, 0};
     UartConfig io{UartKind::Io, 0xfe001000 & 0xffff, 0};

@@ -80,7 +80,7 @@ SCENARIOS = [
         prepare=prepare,
         runs=[Run(timeout=120, checks=[
             InOrder([r"KHOBOOT: start .*",
-                     r"KHOBOOT: console uart=io:0x2f8 baud=115200 replayed_bytes=[1-9][0-9]* .*",
+                     r"KHOBOOT: console uart=io:0x2f8 baud=115200 replayed=[0-9]+ .*",
                      r"KHOBOOT: boot entry=tk .*"]),
             Line(r"TEST_KERNEL: result pass"),
         ])],
