@@ -64,3 +64,26 @@ struct BootStatus {
 Status format_boot_status(const BootStatus& status, char* out, size_t capacity, size_t* len);
 
 }  // namespace kho
+
+namespace kho {
+
+// KhoBootStatus read back (khotool status): the strings of `status` point
+// into `text`, a copy of the variable split in place.
+struct ParsedBootStatus {
+    uint32_t version = 0;
+    BootStatus status;
+    char text[abi::boot_record::kStatusMaxBytes + 1];
+};
+
+// The inverse of format_boot_status(). Tolerant of what a newer khoboot
+// may add (unknown keys are skipped) and of a missing final newline;
+// strict on the rest, since the text comes from a variable anyone with
+// root can write: a line without '=', an empty or repeated key, a NUL, a
+// version other than 1, an unknown outcome, a number that is not decimal
+// or overflows, a phase that is not "name:us", more than kMaxPhases
+// phases, a missing version or outcome, or more than kStatusMaxBytes is
+// Err::BadDescriptor naming the line. "error=none" reads back as null,
+// empty message and entry as null, as format_boot_status() writes them.
+Status parse_boot_status(const char* text, size_t len, ParsedBootStatus* out);
+
+}  // namespace kho

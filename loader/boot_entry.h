@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "../abi/kho_scratch.h"
+#include "consoles.h"
 #include "status.h"
 
 namespace kho {
@@ -56,6 +57,9 @@ struct LoaderConf {
     static constexpr size_t kPatternSize = 64;
     char default_pattern[kPatternSize];  // glob on the entry id ('*', '?')
     uint32_t timeout_seconds;
+    // `khoboot-uart`: a UART khoboot writes its lines to besides COM1
+    // (loader/consoles.h has the syntax); kind None when not given.
+    UartConfig uart;
 };
 
 // Receives non-fatal diagnostics (unknown or ignored keys).

@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,104 @@ TEST(BootStatus, NoErrorIsNoneAndTooSmallABufferIsCapacity) {
     EXPECT_NE(std::string(out).find("outcome=handover\nerror=none\n"), std::string::npos) << out;
     char tiny[20];
     EXPECT_EQ(kho::format_boot_status(s, tiny, sizeof(tiny), &len).code(), kho::Err::Capacity);
+}
+
+// KhoBootStatus read back by khotool status: what khoboot wrote comes back
+// field for field, and text a user or another program wrote is refused
+// with the line it is wrong on rather than half-read.
+std::string formatted(const kho::BootStatus& s) {
+    char out[kho::abi::boot_record::kStatusMaxBytes];
+    size_t len = 0;
+    EXPECT_TRUE(kho::format_boot_status(s, out, sizeof(out), &len));
+    return std::string(out, len);
+}
+
+kho::Status parse(const std::string& text, kho::ParsedBootStatus* out) {
+    return kho::parse_boot_status(text.data(), text.size(), out);
+}
+
+TEST(BootStatusParse, RoundTripsWhatFormatWrites) {
+    kho::BootStatus s;
+    s.outcome = kho::BootOutcome::Halt;
+    s.error_kind = "kho-bad-map";
+    s.message = "page 0x1000 claimed twice: a=b";
+    s.entry = "linux-kho";
+    for (size_t i = 0; i < kho::BootStatus::kMaxPhases; ++i)
+        s.phases[i] = {i % 2 ? "load" : "kho", 1000 * i + 7};
+    s.phase_count = kho::BootStatus::kMaxPhases;
+    s.entry_to_jump_us = UINT64_MAX;
+    const std::string text = formatted(s);
+    auto p = std::make_unique<kho::ParsedBootStatus>();
+    ASSERT_TRUE(parse(text, p.get())) << parse(text, p.get()).message();
+    EXPECT_EQ(p->version, 1u);
+    EXPECT_EQ(p->status.outcome, kho::BootOutcome::Halt);
+    EXPECT_STREQ(p->status.error_kind, "kho-bad-map");
+    EXPECT_STREQ(p->status.message, "page 0x1000 claimed twice: a=b");
+    EXPECT_STREQ(p->status.entry, "linux-kho");
+    ASSERT_EQ(p->status.phase_count, kho::BootStatus::kMaxPhases);
+    EXPECT_STREQ(p->status.phases[11].name, "load");
+    EXPECT_EQ(p->status.phases[11].us, 11007u);
+    EXPECT_EQ(p->status.entry_to_jump_us, UINT64_MAX);
+    EXPECT_EQ(formatted(p->status), text);
+}
+
+TEST(BootStatusParse, EveryOutcomeAndTheEmptyFieldsRoundTrip) {
+    for (auto o : {kho::BootOutcome::Handover, kho::BootOutcome::ColdBoot, kho::BootOutcome::Halt}) {
+        kho::BootStatus s;
+        s.outcome = o;
+        const std::string text = formatted(s);
+        auto p = std::make_unique<kho::ParsedBootStatus>();
+        ASSERT_TRUE(parse(text, p.get())) << text;
+        EXPECT_EQ(p->status.outcome, o);
+        EXPECT_EQ(p->status.error_kind, nullptr);
+        EXPECT_EQ(p->status.message, nullptr);
+        EXPECT_EQ(p->status.entry, nullptr);
+        EXPECT_EQ(p->status.phase_count, 0u);
+        EXPECT_EQ(formatted(p->status), text);
+    }
+}
+
+TEST(BootStatusParse, SkipsUnknownKeysAndAMissingFinalNewline) {
+    auto p = std::make_unique<kho::ParsedBootStatus>();
+    ASSERT_TRUE(parse("version=1\nfuture-key=x=y\noutcome=handover\nphases=kho:5", p.get()));
+    EXPECT_EQ(p->status.outcome, kho::BootOutcome::Handover);
+    ASSERT_EQ(p->status.phase_count, 1u);
+    EXPECT_STREQ(p->status.phases[0].name, "kho");
+    EXPECT_EQ(p->status.phases[0].us, 5u);
+}
+
+TEST(BootStatusParse, RefusesHostileTextNamingTheLine) {
+    const std::string head = "version=1\noutcome=handover\n";
+    struct Case {
+        std::string text;
+        const char* says;
+    } cases[] = {
+        {"", "no version line"},
+        {"version=1\n", "no outcome line"},
+        {"version=2\noutcome=halt\n", "line 1: version is not 1"},
+        {"version=1\noutcome=reboot\n", "line 2: unknown outcome"},
+        {head + "no equals sign\n", "line 3: not key=value"},
+        {head + "\n", "line 3: not key=value"},
+        {head + "=value\n", "line 3: empty key"},
+        {head + "outcome=halt\n", "line 3: a key given twice"},
+        {head + "entry-to-jump-us=-1\n", "line 3: entry-to-jump-us is not"},
+        {head + "entry-to-jump-us=18446744073709551616\n", "line 3: entry-to-jump-us is not"},
+        {head + "entry-to-jump-us=0x10\n", "line 3: entry-to-jump-us is not"},
+        {head + "phases=kho\n", "line 3: a phase is not name:us"},
+        {head + "phases=:5\n", "line 3: a phase is not name:us"},
+        {head + "phases=kho:5,\n", "line 3: a phase is not name:us"},
+        {head + "phases=kho:\n", "line 3: a phase's us"},
+        {head + "phases=a:1,b:2,c:3,d:4,e:5,f:6,g:7,h:8,i:9,j:10,k:11,l:12,m:13\n",
+         "line 3: more phases"},
+        {head + std::string("message=a\0b\n", 12), "line 3: NUL byte"},
+        {head + "message=" + std::string(1100, 'x') + "\n", "more than 1024"},
+    };
+    for (const Case& c : cases) {
+        auto p = std::make_unique<kho::ParsedBootStatus>();
+        kho::Status s = parse(c.text, p.get());
+        EXPECT_EQ(s.code(), kho::Err::BadDescriptor) << c.text;
+        EXPECT_NE(std::string(s.message()).find(c.says), std::string::npos) << s.message();
+    }
 }
 
 }  // namespace

@@ -196,6 +196,61 @@ TEST(LoaderConf, DefaultAndTimeout) {
     EXPECT_NE(std::string(s.message()).find("loader.conf:1: timeout must be"), std::string::npos);
 }
 
+// khoboot-uart: the UART a lab machine's serial-over-LAN listens on.
+kho::Status parse_conf(const std::string& t, kho::LoaderConf* c) {
+    return kho::parse_loader_conf("loader.conf", t.data(), t.size(), c, nullptr);
+}
+
+TEST(LoaderConf, KhobootUartForms) {
+    kho::LoaderConf c;
+    ASSERT_TRUE(parse_conf("timeout 0\n", &c));
+    EXPECT_EQ(c.uart.kind, kho::UartKind::None);
+    ASSERT_TRUE(parse_conf("khoboot-uart io:0x2f8,115200\n", &c));
+    EXPECT_EQ(c.uart.kind, kho::UartKind::Io);
+    EXPECT_EQ(c.uart.base, 0x2f8u);
+    EXPECT_EQ(c.uart.baud, 115200u);
+    ASSERT_TRUE(parse_conf("khoboot-uart mmio:0xfe001000,9600\n", &c));
+    EXPECT_EQ(c.uart.kind, kho::UartKind::Mmio);
+    EXPECT_EQ(c.uart.base, 0xfe001000u);
+    EXPECT_EQ(c.uart.baud, 9600u);
+    ASSERT_TRUE(parse_conf("khoboot-uart mmio32:0xFE001000\n", &c));
+    EXPECT_EQ(c.uart.kind, kho::UartKind::Mmio32);
+    EXPECT_EQ(c.uart.base, 0xfe001000u);
+    EXPECT_EQ(c.uart.baud, 0u);  // keep the firmware's divisor
+    ASSERT_TRUE(parse_conf("khoboot-uart io:760\n", &c));
+    EXPECT_EQ(c.uart.base, 0x2f8u);
+}
+
+TEST(LoaderConf, KhobootUartRefusesWhatCannotBeAUart) {
+    struct Case {
+        const char* line;
+        const char* says;
+    } cases[] = {
+        {"khoboot-uart 0x2f8", "wants io:, mmio: or mmio32:"},
+        {"khoboot-uart com2", "wants io:"},
+        {"khoboot-uart io:", "address is not a number"},
+        {"khoboot-uart io:0x2f8g", "address is not a number"},
+        {"khoboot-uart io:-1", "address is not a number"},
+        {"khoboot-uart io:0xfff9", "no room for 8 registers"},
+        {"khoboot-uart io:0x2f8,", "baud is not a number"},
+        {"khoboot-uart io:0x2f8,0", "baud is not a number"},
+        {"khoboot-uart io:0x2f8,115200n8", "baud is not a number"},
+        {"khoboot-uart io:0x2f8,7", "baud does not divide 115200"},
+        {"khoboot-uart io:0x2f8,230400", "baud does not divide 115200"},
+        {"khoboot-uart mmio:0", "MMIO address 0"},
+        {"khoboot-uart mmio32:0xfe001002", "not 4-byte aligned"},
+        {"khoboot-uart mmio:0xfffffffffffffff0", "wraps"},
+        {"khoboot-uart mmio:0x1ffffffffffffffff", "address is not a number"},
+        {"khoboot-uart io:0x2f8\nkhoboot-uart io:0x3e8", "loader.conf:2: khoboot-uart given twice"},
+    };
+    for (const Case& k : cases) {
+        kho::LoaderConf c;
+        kho::Status s = parse_conf(std::string(k.line) + "\n", &c);
+        EXPECT_EQ(s.code(), Err::BadEntry) << k.line;
+        EXPECT_NE(std::string(s.message()).find(k.says), std::string::npos) << k.line << ": " << s.message();
+    }
+}
+
 TEST(LoadOptions, EntryNameAndOverrides) {
     kho::LoadOptions o;
     std::string t = "\\EFI\\BOOT\\BOOTX64.EFI debian.conf kho=off options=\"console=ttyS0 quiet\" initrd=/a";

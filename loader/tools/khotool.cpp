@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "export.h"
 #include "inspect.h"
+#include "status.h"
 #include "synth.h"
 
 #ifndef KHOBOOT_VERSION
@@ -24,6 +25,7 @@ constexpr Command kCommands[] = {
     {"inspect", kho::tools::khotool_inspect, "show a KHO state held in RAM dumps"},
     {"export", kho::tools::khotool_export, "hand this kernel's live KHO state to the firmware path"},
     {"synth", ::khotool_synth, "synthesise a KHO state as RAM blobs + descriptor"},
+    {"status", kho::tools::khotool_status, "what the last boot through khoboot did (KhoBootStatus)"},
 };
 
 std::string usage_text() {

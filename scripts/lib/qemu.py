@@ -30,6 +30,15 @@ class RunResult:
     interrupted: bool = False   # stopped by a Run.interrupt_on line (the runner sets it)
 
 
+def com2_args(log: Path) -> list[str]:
+    """A second serial port, COM2 (I/O 0x2f8, IRQ 3), logged to `log`: QEMU
+    gives each -serial the next ISA serial slot in order, and command()
+    always wires COM1 first, so these go in ``Run.qemu_args`` (appended
+    after it). For scenarios that check output on a UART other than COM1
+    (scripts/scenarios/consoles.py)."""
+    return ["-serial", f"file:{log}"]
+
+
 def command(esp: Path, vars_path: Path, serial_log: Path, debug_log: Path,
             memory: str, reboot: bool, blobs: list[Blob], extra: list[str],
             firmware: str = "ovmf") -> list[str]:

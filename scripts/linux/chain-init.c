@@ -26,8 +26,9 @@
  *   load options as the entry id), so one QEMU run can chain different
  *   kernels;
  *   later hops, or khochain.role=consumer
- *             report what the kernel received (debugfs kho/in) and power
- *             off, which ends QEMU.
+ *             report what the kernel received (debugfs kho/in), with
+ *             khochain.status=1 run `khotool status --json` (what khoboot
+ *             recorded in KhoBootStatus), and power off, which ends QEMU.
  *
  * Every line starts with "LINUX_INIT: " (a protocol tag of the scenarios).
  * Any failure prints "LINUX_INIT: fail ..." and powers off: a chain never
@@ -310,8 +311,10 @@ static void plant_stale_descriptor(void)
 	say("stale descriptor planted");
 }
 
-/* Runs khotool export, relaying each output line; returns its status. */
-static int run_export(void)
+/* Runs /khotool with `args` (null-terminated, args[0] the command),
+ * relaying each output line as "LINUX_INIT: khotool <line>"; says
+ * "<args[0]> exit=N ms=M" and returns the exit status. */
+static int run_khotool(char *const args[])
 {
 	int pipefd[2];
 	pid_t pid;
@@ -330,7 +333,11 @@ static int run_export(void)
 		dup2(pipefd[1], 2);
 		close(pipefd[0]);
 		close(pipefd[1]);
-		execl(KHOTOOL, KHOTOOL, "export", "--verbose", (char *)NULL);
+		char *argv[8] = { KHOTOOL };
+
+		for (int i = 0; args[i] && i < 6; i++)
+			argv[i + 1] = args[i];
+		execv(KHOTOOL, argv);
 		fprintf(stderr, "khotool: error io: exec " KHOTOOL ": %s\n", strerror(errno));
 		_exit(127);
 	}
@@ -344,7 +351,7 @@ static int run_export(void)
 		fclose(out);
 	if (waitpid(pid, &status, 0) < 0)
 		fail("waitpid");
-	say("export exit=%d ms=%.0f", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+	say("%s exit=%d ms=%.0f", args[0], WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
 	    (uptime() - start) * 1000);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
@@ -415,7 +422,7 @@ static void report_consumer(void)
 int main(void)
 {
 	static char cmdline[4096];
-	char role[32], hop1[32], wait_s[16], keep[16], next[64], stale[8];
+	char role[32], hop1[32], wait_s[16], keep[16], next[64], stale[8], status_opt[8];
 	const char *next_entry;
 	struct stat st;
 	int consumer;
@@ -458,6 +465,10 @@ int main(void)
 	    stat(EFIVARS, &st) ? "no" : "yes", uptime());
 	if (consumer) {
 		report_consumer();
+		/* khochain.status=1: what khoboot recorded for this boot
+		 * (scripts/scenarios/status.py compares it with its serial log). */
+		if (param(cmdline, "khochain.status", status_opt, sizeof(status_opt)) && !strcmp(status_opt, "1"))
+			run_khotool((char *[]){ "status", "--json", NULL });
 		say("done uptime=%.2f", uptime());
 		power_off();
 	}
@@ -478,7 +489,7 @@ int main(void)
 	if (param(cmdline, "khochain.stale", stale, sizeof(stale)) && !strcmp(stale, "1"))
 		plant_stale_descriptor();
 	wait_for_test_kho(atoi(wait_s));
-	if (run_export() != 0) {
+	if (run_khotool((char *[]){ "export", "--verbose", NULL }) != 0) {
 		/* What the firmware will see: efivarfs lists the variables the
 		 * firmware holds. */
 		say("export fail descriptor=%s", stat(DESC_VAR, &st) == 0 ? "present" : "absent");
