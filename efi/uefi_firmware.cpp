@@ -120,6 +120,8 @@ void UefiFirmware::log_line(const char* text, bool serial_only) {
     else logf("%s", text);
 }
 void UefiFirmware::hold_console(bool hold) { log_hold_console(hold); }
+
+void UefiFirmware::set_log_uart(const kho::UartConfig& uart) { log_set_uart(uart); }
 uint64_t UefiFirmware::mark_phase(const char* name, uint64_t start, uint64_t* us) {
     uint64_t now = log_phase(name, start);
     *us = clock_us(now) - clock_us(start);

@@ -34,6 +34,7 @@ public:
 
     void log_line(const char* text, bool serial_only) override;
     void hold_console(bool hold) override;
+    void set_log_uart(const kho::UartConfig& uart) override;
     uint64_t mark_phase(const char* name, uint64_t start, uint64_t* us) override;
     uint64_t now() override;
     uint64_t us_since_entry() override;

@@ -72,6 +72,7 @@ Status BootFlow::read_config() {
         KHO_TRY(read_small(fw_, kLoaderConf, c_.text, sizeof(c_.text), &len));
         KHO_TRY(parse_loader_conf(kLoaderConf, c_.text, len, &c_.conf, &warnings_));
     }
+    fw_.set_log_uart(c_.conf.uart);
     size_t count = 0;
     KHO_TRY(fw_.list_conf(kEntriesDir, c_.ids, BootContext::kMaxEntries, &count));
     const char* ids[BootContext::kMaxEntries];

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "consoles.h"
 #include "memory_plan.h"
 #include "phys_mem.h"
 #include "status.h"
@@ -80,6 +81,9 @@ public:
     // may allocate, which must not happen between a map snapshot and the
     // allocations made from it.
     virtual void hold_console(bool hold) = 0;
+    // After loader.conf is read: its khoboot-uart (kind None when absent)
+    // gets the protocol lines too, those logged so far replayed first.
+    virtual void set_log_uart(const UartConfig& uart) { (void)uart; }
     // Logs "phase <name> ..." and returns now; *us = now - start.
     virtual uint64_t mark_phase(const char* name, uint64_t start, uint64_t* us) = 0;
     virtual uint64_t now() = 0;
