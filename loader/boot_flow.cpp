@@ -127,28 +127,27 @@ void BootFlow::finish_boot(BootOutcome outcome) {
     }
 }
 
-// A halt keeps RAM (and so the KHO state) as it is for inspection; the
-// caller stops the machine with the watchdog off.
-BootVerdict BootFlow::halt(HaltReason reason) {
-    log("halt reason=%s", halt_reason_name(reason));
-    finish_boot(BootOutcome::Halt);
+// The two ways a boot ends without a kernel, with the protocol line
+// "<verb> reason=<why>" and KhoBootStatus written:
+//  - halt: RAM (and so the KHO state) is kept as it is for inspection; the
+//    caller stops the machine with the watchdog off;
+//  - exit: no state at stake, back to the firmware's boot manager with an
+//    error, so that its next boot option runs (boot_flow.h, "No dead
+//    ends"). The watchdog stays as it is: the boot manager disarms it when
+//    the image returns (EDK2 BmBoot.c) and arms it again for the next option.
+BootVerdict BootFlow::end_without_kernel(BootOutcome outcome, HaltReason reason) {
+    log("%s reason=%s", outcome == BootOutcome::Halt ? "halt" : "exit", halt_reason_name(reason));
+    finish_boot(outcome);
     BootVerdict v;
-    v.outcome = BootOutcome::Halt;
+    v.outcome = outcome;
     v.halt_reason = halt_reason_name(reason);
     return v;
 }
 
-// No state at stake: back to the firmware's boot manager with an error, so
-// that its next boot option runs (boot_flow.h, "No dead ends"). The
-// watchdog stays as it is: the boot manager disarms it when the image
-// returns (EDK2 BmBoot.c) and arms it again for the next option.
+BootVerdict BootFlow::halt(HaltReason reason) { return end_without_kernel(BootOutcome::Halt, reason); }
+
 BootVerdict BootFlow::exit_to_firmware(HaltReason reason) {
-    log("exit reason=%s", halt_reason_name(reason));
-    finish_boot(BootOutcome::Exit);
-    BootVerdict v;
-    v.outcome = BootOutcome::Exit;
-    v.halt_reason = halt_reason_name(reason);
-    return v;
+    return end_without_kernel(BootOutcome::Exit, reason);
 }
 
 // A step failed that has no policy of its own (configuration, kernel,

@@ -236,6 +236,7 @@ private:
     void log_error(const Status& s);
     void arm_watchdog(uint64_t seconds, const char* step);
     void finish_boot(BootOutcome outcome);
+    BootVerdict end_without_kernel(BootOutcome outcome, HaltReason reason);
     BootVerdict halt(HaltReason reason);
     BootVerdict exit_to_firmware(HaltReason reason);
     BootVerdict stop(HaltReason reason);
