@@ -25,6 +25,28 @@ uint64_t page_up(uint64_t v) { return (v + efi::kPageSize - 1) & ~(efi::kPageSiz
 
 }  // namespace
 
+std::vector<uint8_t> make_test_bzimage(uint64_t init_size) {
+    const uint64_t setup = (4 + 1) * 512, payload = 0x10000;
+    std::vector<uint8_t> b(setup + payload, 0);
+    auto put = [&](size_t off, uint64_t v, size_t n) { memcpy(&b[off], &v, n); };
+    put(0x1f1, 4, 1);
+    put(0x1f4, payload / 16, 4);
+    put(0x1fe, 0xaa55, 2);
+    put(0x200, 0xeb, 1);
+    put(0x201, 0x26c - 0x202, 1);
+    put(0x202, 0x53726448, 4);  // "HdrS"
+    put(0x206, 0x020f, 2);
+    put(0x211, 0x01, 1);         // LOADED_HIGH
+    put(0x22c, 0x7fffffff, 4);   // initrd_addr_max
+    put(0x230, 0x200000, 4);     // kernel_alignment
+    put(0x234, 1, 1);            // relocatable_kernel
+    put(0x236, 0x3, 2);          // XLF_KERNEL_64 | XLF_CAN_BE_LOADED_ABOVE_4G
+    put(0x238, 2047, 4);         // cmdline_size
+    put(0x258, 0x1000000, 8);    // pref_address
+    put(0x260, init_size, 4);
+    return b;
+}
+
 FakeFirmware::FakeFirmware(uint64_t ram_start, uint64_t ram_end) {
     segments_.push_back({ram_start, ram_end, efi::kConventionalMemory});
 }

@@ -22,6 +22,10 @@
 
 namespace khotest {
 
+// A 64-bit relocatable bzImage (setup header as boot.rst lays it out) of
+// `init_size` bytes' decompression window, for boots against the model.
+std::vector<uint8_t> make_test_bzimage(uint64_t init_size);
+
 class FakeFirmware final : public kho::Firmware {
 public:
     // RAM [start, end) is one Conventional segment; nothing is backed yet

@@ -28,29 +28,6 @@ constexpr uint64_t kArena = 0x4000000, kArenaSize = 0x400000;
 constexpr uint64_t kScratch = 0x8000000, kScratchSize = 0x4000000;
 constexpr uint64_t kKernelInitSize = 0x1000000;
 
-// A 64-bit relocatable bzImage as boot.rst lays out its setup header.
-std::vector<uint8_t> make_bzimage() {
-    const uint64_t setup = (4 + 1) * 512, payload = 0x10000;
-    std::vector<uint8_t> b(setup + payload, 0);
-    auto put = [&](size_t off, uint64_t v, size_t n) { memcpy(&b[off], &v, n); };
-    put(0x1f1, 4, 1);
-    put(0x1f4, payload / 16, 4);
-    put(0x1fe, 0xaa55, 2);
-    put(0x200, 0xeb, 1);
-    put(0x201, 0x26c - 0x202, 1);
-    put(0x202, 0x53726448, 4);  // "HdrS"
-    put(0x206, 0x020f, 2);
-    put(0x211, 0x01, 1);         // LOADED_HIGH
-    put(0x22c, 0x7fffffff, 4);   // initrd_addr_max
-    put(0x230, 0x200000, 4);     // kernel_alignment
-    put(0x234, 1, 1);            // relocatable_kernel
-    put(0x236, 0x3, 2);          // XLF_KERNEL_64 | XLF_CAN_BE_LOADED_ABOVE_4G
-    put(0x238, 2047, 4);         // cmdline_size
-    put(0x258, 0x1000000, 8);    // pref_address
-    put(0x260, kKernelInitSize, 4);
-    return b;
-}
-
 std::vector<uint8_t> bytes_of(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
 
 struct Machine {
@@ -66,7 +43,7 @@ struct Machine {
         fw.mem().add_backed(kRamStart, kArena - kRamStart);
         arena = std::make_unique<PageArena>(fw.mem(), kArena, kArenaSize);
         fw.mem().add_backed(kArena + kArenaSize, kRamEnd - kArena - kArenaSize);
-        fw.files["/vmlinuz"] = make_bzimage();
+        fw.files["/vmlinuz"] = make_test_bzimage(kKernelInitSize);
         entry("title tk\nlinux /vmlinuz\noptions console=ttyS0\n" + entry_extra);
         facts.load_options = "";
     }

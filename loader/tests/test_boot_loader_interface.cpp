@@ -148,28 +148,6 @@ TEST(BootLoaderInterface, EntryChoiceFollowsSystemdBootsOrder) {
 
 constexpr uint64_t kRamStart = 0x100000, kRamEnd = 0x10000000;
 
-std::vector<uint8_t> make_bzimage() {
-    const uint64_t setup = 5 * 512, payload = 0x10000;
-    std::vector<uint8_t> b(setup + payload, 0);
-    auto put = [&](size_t off, uint64_t v, size_t n) { memcpy(&b[off], &v, n); };
-    put(0x1f1, 4, 1);
-    put(0x1f4, payload / 16, 4);
-    put(0x1fe, 0xaa55, 2);
-    put(0x200, 0xeb, 1);
-    put(0x201, 0x26c - 0x202, 1);
-    put(0x202, 0x53726448, 4);
-    put(0x206, 0x020f, 2);
-    put(0x211, 0x01, 1);
-    put(0x22c, 0x7fffffff, 4);
-    put(0x230, 0x200000, 4);
-    put(0x234, 1, 1);
-    put(0x236, 0x3, 2);
-    put(0x238, 2047, 4);
-    put(0x258, 0x1000000, 8);
-    put(0x260, 0x1000000, 4);
-    return b;
-}
-
 std::vector<uint8_t> text(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
 
 struct Machine {
@@ -184,7 +162,7 @@ struct Machine {
 
     Machine() {
         fw.mem().add_backed(kRamStart, kRamEnd - kRamStart);
-        fw.files["/vmlinuz"] = make_bzimage();
+        fw.files["/vmlinuz"] = make_test_bzimage(0x1000000);
         for (const char* id : {"alpha", "beta", "gamma"})
             fw.files[std::string("/loader/entries/") + id + ".conf"] =
                 text(std::string("title ") + id + "\nlinux /vmlinuz\n");
