@@ -73,10 +73,12 @@ $(HOST)/loader/tests/%.o: loader/tests/%.cpp $(CORE_HDRS) $(TEST_HDRS) $(SHARED_
 $(ASAN)/loader/tests/%.o: loader/tests/%.cpp $(CORE_HDRS) $(TEST_HDRS) $(SHARED_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(HOST_CXX) $(TEST_FLAGS) $(ASAN_OPT) -c $< -o $@
+# Archives last: other fragments add objects (scripts/linux/build.mk) that
+# need the core too.
 $(HOST)/unit_tests: $(TEST_SRCS:%.cpp=$(HOST)/%.o) $(HOST)/libkhocore.a
-	$(HOST_CXX) $(HOST_OPT) -o $@ $^ -lgtest -lgtest_main -lfdt -lz -pthread
+	$(HOST_CXX) $(HOST_OPT) -o $@ $(filter-out %.a,$^) $(filter %.a,$^) -lgtest -lgtest_main -lfdt -lz -pthread
 $(ASAN)/unit_tests: $(TEST_SRCS:%.cpp=$(ASAN)/%.o) $(ASAN)/libkhocore.a
-	$(HOST_CXX) $(ASAN_OPT) -o $@ $^ -lgtest -lgtest_main -lfdt -lz -pthread
+	$(HOST_CXX) $(ASAN_OPT) -o $@ $(filter-out %.a,$^) $(filter %.a,$^) -lgtest -lgtest_main -lfdt -lz -pthread
 
 # --- benchmarks ---------------------------------------------------------------
 BENCH_SRCS := $(wildcard loader/bench/*.cpp)

@@ -1,9 +1,7 @@
-// What `khotool export` writes for a live KHO state, decided by the
-// loader's own core: the state is read and checked as khoboot reads it
-// (read_kho_fdt, collect_protected with its double-claim and blob checks,
-// the memory plan's scratch verdict), then turned into the handover
-// descriptor and an integrity manifest the loader's open_manifest()
-// accepts. Pure (PhysMem in, bytes out) for host tests.
+// What `khotool export` writes for a live KHO state: the core's handover
+// plan (loader/handover_plan.h, shared with the handoff image) with
+// storage sized for large hosts, and the manifest in a variable of its
+// own within a byte budget. Pure (PhysMem in, bytes out) for host tests.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +9,7 @@
 #include <vector>
 
 #include "abi/kho_scratch.h"
+#include "loader/handover_plan.h"
 #include "loader/phys_mem.h"
 #include "loader/range_set.h"
 #include "loader/status.h"
@@ -27,8 +26,8 @@ namespace kho::tools::exporting {
 // "Handover through the firmware".
 inline constexpr size_t kManifestBudget = 16 * 1024;
 
-enum class ManifestLevel : uint8_t { None, Metadata, Full };
-const char* manifest_level_name(ManifestLevel level);
+using kho::ManifestLevel;
+using kho::manifest_level_name;
 
 struct ExportPlan {
     std::vector<uint8_t> descriptor;  // the KhoHandover variable's data
@@ -57,10 +56,7 @@ Status plan_export(const PhysMem& mem, uint64_t fdt_addr,
                    const std::vector<abi::KhoScratch>& scratch, ManifestLevel level, size_t budget,
                    ExportPlan* out);
 
-// The scratch verdict khoboot gives (loader/memory_plan.h plan_verdict()):
-// Err::Overlap for preserved memory inside scratch, Err::BadProperty for
-// scratch that is not RAM. `protect` is normalized; zero-sized regions
-// (Linux lists them) are ignored.
+// kho::check_scratch() (loader/handover_plan.h) with its own work space.
 Status check_scratch(const PhysMem& mem, const std::vector<abi::KhoScratch>& scratch,
                      const RangeSet& protect);
 
