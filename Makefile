@@ -56,12 +56,17 @@ TOOL_SRCS := $(wildcard loader/tools/*.cpp)
 TOOL_HDRS := $(wildcard loader/tools/*.h)
 # The state builder and encoders shared with test_kernel (header-only).
 SHARED_HDRS := $(wildcard test_kernel/shared/*.h) test_kernel/heap_sort.h
+# Kernel images are read through zlib, liblzma and libzstd (kernel_image.h).
+TOOL_LIBS := -lfdt -llzma -lzstd -lz
 $(HOST)/khotool: $(TOOL_SRCS:%.cpp=$(HOST)/%.o) $(HOST)/libkhocore.a
-	$(HOST_CXX) $(HOST_OPT) -o $@ $^ -lfdt
+	$(HOST_CXX) $(HOST_OPT) -o $@ $^ $(TOOL_LIBS)
 KHOBOOT_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+# Where `make install` puts the handoff image and `khotool reboot` looks.
+HANDOFF_INSTALL_PATH := /usr/lib/khoboot/khoboot-handoff.bzImage
 $(HOST)/loader/tools/%.o: loader/tools/%.cpp $(CORE_HDRS) $(TOOL_HDRS) $(SHARED_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(HOST_CXX) -std=c++20 $(WARN) -I. $(HOST_OPT) -DKHOBOOT_VERSION='"$(KHOBOOT_VERSION)"' -c $< -o $@
+	$(HOST_CXX) -std=c++20 $(WARN) -I. $(HOST_OPT) -DKHOBOOT_VERSION='"$(KHOBOOT_VERSION)"' \
+		-DKHOBOOT_HANDOFF_PATH='"$(HANDOFF_INSTALL_PATH)"' -c $< -o $@
 
 # --- host tests (GoogleTest) -----------------------------------------------
 TEST_SRCS := $(wildcard loader/tests/*.cpp)
@@ -95,6 +100,7 @@ ALL_TARGETS := $(HOST_TARGETS)
 # TEST_SUITES (see scripts/run-tests).
 -include efi/build.mk
 -include test_kernel/build.mk
+-include handoff/build.mk
 -include loader/fuzz/build.mk
 -include scripts/linux/build.mk
 
@@ -121,6 +127,7 @@ install: all
 	@test -n "$(DESTDIR)" || { echo "make install: set DESTDIR" >&2; exit 2; }
 	install -D -m 0644 $(BUILD)/x86_64/khoboot.efi $(DESTDIR)/EFI/BOOT/BOOTX64.EFI
 	install -D -m 0755 $(HOST)/khotool $(DESTDIR)/usr/bin/khotool
+	install -D -m 0644 $(BUILD)/x86_64/khoboot-handoff.bzImage $(DESTDIR)$(HANDOFF_INSTALL_PATH)
 
 clean:
 	rm -rf $(BUILD)

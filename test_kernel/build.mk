@@ -42,6 +42,9 @@ $(TK_OUT)/setup.bin: $(TK_OUT)/setup16.o test_kernel/setup.ld
 $(TK_OUT)/kernel.elf: $(TK_OBJS) test_kernel/kernel.ld
 	ld -pie --no-dynamic-linker -z noexecstack -z norelro --build-id=none --no-warn-rwx-segments \
 		-T test_kernel/kernel.ld -o $@ $(TK_OBJS) $(TK_LIBFDT)
+	@# No relocator here: position independence is checked, not assumed.
+	@if readelf -rW $@ | grep -q R_X86_64_; then \
+		echo "$@: needs run-time relocations: avoid pointers in initialised data" >&2; rm -f $@; exit 1; fi
 $(TK_OUT)/kernel.bin: $(TK_OUT)/kernel.elf
 	objcopy -O binary $< $@
 $(TK_IMAGE): $(TK_OUT)/setup.bin $(TK_OUT)/kernel.elf $(TK_OUT)/kernel.bin test_kernel/mkbzimage.py

@@ -55,7 +55,7 @@ static_assert(__builtin_offsetof(EfiRuntime::RuntimeServices, get_variable) == 7
 static_assert(__builtin_offsetof(EfiRuntime::RuntimeServices, set_variable) == 88);
 static_assert(__builtin_offsetof(EfiRuntime::RuntimeServices, reset_system) == 104);
 
-bool EfiRuntime::init(uint64_t systab, const char** why) {
+bool EfiRuntime::init(uint64_t systab, const char** why, bool virtual_mode) {
     rt_ = nullptr;
     if (!systab || systab >= kIdentityLimit) {
         *why = "no system table";
@@ -67,7 +67,7 @@ bool EfiRuntime::init(uint64_t systab, const char** why) {
         return false;
     }
     const auto* rt = reinterpret_cast<const RuntimeServices*>(st->runtime_services);
-    if (!st->runtime_services || st->runtime_services >= kIdentityLimit ||
+    if (!st->runtime_services || (!virtual_mode && st->runtime_services >= kIdentityLimit) ||
         rt->hdr.signature != kRuntimeServicesSignature) {
         *why = "runtime services signature";
         return false;

@@ -23,8 +23,11 @@ inline constexpr uint32_t kVarRuntime = 0x4;
 class EfiRuntime {
 public:
     // Validates the system table and runtime services table headers;
-    // `why` names the first problem.
-    bool init(uint64_t systab, const char** why);
+    // `why` names the first problem. `virtual_mode`: the previous OS called
+    // SetVirtualAddressMap, so the table's pointers are virtual addresses
+    // the caller has mapped (the handoff image after kexec); otherwise they
+    // must lie in the identity map.
+    bool init(uint64_t systab, const char** why, bool virtual_mode = false);
     bool ready() const { return rt_ != nullptr; }
     uint32_t firmware_revision() const { return fw_revision_; }
 

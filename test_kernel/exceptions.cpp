@@ -2,9 +2,6 @@
 
 #include <stdint.h>
 
-#include "io.h"
-#include "qemu_exit.h"
-#include "serial.h"
 
 extern "C" char exception_stub_base[];
 
@@ -31,10 +28,6 @@ IdtGate g_idt[32];
 
 }  // namespace
 
-struct ExceptionFrame {
-    uint64_t vector, error, rip, cs, rflags, rsp, ss;
-};
-
 void exceptions_init() {
     uint64_t base = reinterpret_cast<uint64_t>(exception_stub_base);
     for (unsigned v = 0; v < 32; ++v) {
@@ -48,12 +41,3 @@ void exceptions_init() {
 }
 
 }  // namespace tk
-
-extern "C" [[noreturn]] void exception_report(const tk::ExceptionFrame* f) {
-    tk::println("TEST_KERNEL: exception vector=%lu error=0x%lx rip=0x%lx cr2=0x%lx rsp=0x%lx",
-                static_cast<unsigned long>(f->vector), static_cast<unsigned long>(f->error),
-                static_cast<unsigned long>(f->rip), static_cast<unsigned long>(tk::read_cr2()),
-                static_cast<unsigned long>(f->rsp));
-    tk::println("TEST_KERNEL: result fail");
-    tk::qemu_exit(tk::kExitFail);
-}

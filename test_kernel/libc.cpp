@@ -40,4 +40,9 @@ size_t strlen(const char* s) {
     return n;
 }
 
+int strcmp(const char* a, const char* b) {
+    while (*a && *a == *b) ++a, ++b;
+    return static_cast<unsigned char>(*a) - static_cast<unsigned char>(*b);
+}
+
 }  // extern "C"

@@ -14,4 +14,11 @@ inline constexpr uint64_t kIdentityLimit = 64ull << 30;
 
 void paging_init();
 
+// Maps one 4 KiB page at virtual `va` (outside the identity map: the
+// handoff image maps UEFI runtime regions at the virtual addresses the
+// previous kernel gave them with SetVirtualAddressMap). `uncached` for
+// MMIO. Tables come from a fixed pool; false when it is exhausted or `va`
+// falls inside the identity map.
+bool map_page(uint64_t va, uint64_t pa, bool uncached);
+
 }  // namespace tk

@@ -17,7 +17,7 @@ LINUX_VENDOR_C_H := $(HOST)/gen/khoboot_vendor_c.h
 # -s: the initramfs is copied onto the ESP and read by the firmware at every
 # boot; debug info would triple its size.
 $(LINUX_KHOTOOL_STATIC): $(TOOL_SRCS:%.cpp=$(HOST)/%.o) $(HOST)/libkhocore.a
-	$(HOST_CXX) -static -s -o $@ $^ -lfdt
+	$(HOST_CXX) -static -s -o $@ $^ $(TOOL_LIBS)
 
 $(LINUX_VENDOR_C_H): abi/khoboot_vendor.h scripts/lib/kho_abi.py scripts/lib/abi_headers.py
 	@mkdir -p $(dir $@)
@@ -30,7 +30,7 @@ $(LINUX_CHAIN_INIT): scripts/linux/chain-init.c $(LINUX_VENDOR_C_H) | $(DEPS_STA
 # The export command and its parts (export.h lists them), and the shared
 # command-line helpers inspect (included by test_inspect.cpp) uses too.
 EXPORT_OBJS := $(addprefix loader/tools/,export.o export_plan.o root_fdt_search.o \
-	linux_sources.o dev_mem.o efivarfs.o cli.o)
+	linux_sources.o dev_mem.o efivarfs.o cli.o reboot_plan.o)
 $(HOST)/unit_tests: $(addprefix $(HOST)/,$(EXPORT_OBJS))
 $(ASAN)/unit_tests: $(addprefix $(ASAN)/,$(EXPORT_OBJS))
 $(addprefix $(ASAN)/,$(EXPORT_OBJS)): $(TOOL_HDRS)
