@@ -227,6 +227,7 @@ Facts gather(const Options& o) {
         f.handoff_error = "handoff image " + herr;
     if (!o.kernel.empty()) {
         f.kernel_path = o.kernel;
+        f.boot_entry_id = o.boot_entry;  // named in LoaderEntryOneShot all the same
     } else {
         reboot::NextKernel nk;
         f.kernel_error = reboot::find_next_kernel(o.esp, o.boot_entry, &nk);

@@ -227,6 +227,19 @@ class Custom(Check):
         return self.fn(lines)
 
 
+@dataclass
+class Timed(Check):
+    """fn(lines, line_times) -> None or a failure reason; line_times holds
+    (seconds since QEMU started, raw serial line) for every serial line,
+    as the runner first saw it (set by the runner before evaluation)."""
+    fn: Callable[[list[str], list], Optional[str]]
+    label: str = "timed check"
+    line_times: list = field(default_factory=list)
+
+    def evaluate(self, lines):
+        return self.fn(lines, self.line_times)
+
+
 # --- runs and scenarios ---------------------------------------------------------
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -28,6 +28,10 @@ class RunResult:
     stopped: bool = False   # ended early by the stop condition
     aborted: str | None = None  # ended early: a watcher thread failed (why)
     interrupted: bool = False   # stopped by a Run.interrupt_on line (the runner sets it)
+    # (seconds since QEMU started, line) for each complete serial line, as
+    # first seen by the runner's poll (every 0.2 s): wall-clock spans across
+    # resets, where no guest clock runs through (scripts/scenarios/luo.py).
+    line_times: list = field(default_factory=list)
 
 
 def com2_args(log: Path) -> list[str]:
@@ -72,20 +76,28 @@ def command(esp: Path, vars_path: Path, serial_log: Path, debug_log: Path,
 
 
 class _Echo:
-    """Passes each complete serial line to `echo` as it appears (make demo
-    shows the chain live); the rest of the log when the run is over."""
+    """Notes when each complete serial line first appears and passes it to
+    `echo` (make demo shows the chain live); the rest of the log when the
+    run is over."""
 
     def __init__(self, serial_log: Path, echo: Callable[[str], None] | None):
         self.serial_log, self.echo, self.done = serial_log, echo, 0
+        self.start = time.monotonic()
+        self.times: list[tuple[float, str]] = []
 
     def __call__(self, final: bool = False) -> None:
-        if not self.echo or not self.serial_log.exists():
+        if not self.serial_log.exists():
             return
-        text = self.serial_log.read_text(errors="replace")
-        end = len(text) if final else text.rfind("\n", self.done) + 1
-        for line in text[self.done:end].splitlines():
-            self.echo(line.rstrip("\r"))
-        self.done = max(self.done, end)
+        with open(self.serial_log, "rb") as f:
+            f.seek(self.done)
+            raw = f.read()
+        end = len(raw) if final else raw.rfind(b"\n") + 1
+        now = time.monotonic() - self.start
+        for line in raw[:end].decode(errors="replace").splitlines():
+            self.times.append((now, line.rstrip("\r")))
+            if self.echo:
+                self.echo(line.rstrip("\r"))
+        self.done += end
 
 
 def _wait(proc, serial_log: Path, timeout: float, stop, echo_new: _Echo, scope) -> tuple:
@@ -94,7 +106,7 @@ def _wait(proc, serial_log: Path, timeout: float, stop, echo_new: _Echo, scope) 
     start = time.monotonic()
     while True:
         try:
-            return proc.wait(timeout=0.5), False, None
+            return proc.wait(timeout=0.2), False, None
         except subprocess.TimeoutExpired:
             pass
         inject.point("qemu:running")
@@ -134,4 +146,5 @@ def run(cmd: list[str], serial_log: Path, timeout: float,
         out_f.seek(0)
         out = out_f.read()
     serial = serial_log.read_text(errors="replace") if serial_log.exists() else ""
-    return RunResult(status, time.monotonic() - start, serial, cmd, out, stopped, aborted)
+    return RunResult(status, time.monotonic() - start, serial, cmd, out, stopped, aborted,
+                     line_times=echo_new.times)

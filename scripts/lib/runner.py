@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import esp as esp_mod
 from . import qemu, reaper
-from .bootchain import (OVMF_VARS, Context, Run, Scenario, ScenarioError, ScenarioSkip,
+from .bootchain import (OVMF_VARS, Context, Run, Scenario, ScenarioError, ScenarioSkip, Timed,
                         instantiate)
 
 
@@ -221,6 +221,9 @@ class Executor:
 
 def _judge(r: Run, res: qemu.RunResult, lines: list[str]) -> str | None:
     """Why a run failed, or None."""
+    for c in r.checks:
+        if isinstance(c, Timed):
+            c.line_times = res.line_times
     if res.aborted:              # a watcher failed and ended the run: its reason, not a timeout's
         return res.aborted
     if res.interrupted:
@@ -330,12 +333,20 @@ def main(argv: list[str]) -> int:
             print(f"ERROR {e}")
         return 1 if errors else 0
 
+    chosen, unknown = _choose(scenarios, args)
+    return run_scenarios(root, chosen, unknown, errors, args.keep_logs, args.verbose, args.show)
+
+
+def run_scenarios(root: Path, chosen: list[Scenario], unknown: list[str] = (), errors: list[str] = (),
+                  keep_logs: Path | None = None, verbose: bool = False, show: bool = False) -> int:
+    """Runs `chosen` in order and prints one PASS/FAIL/SKIP line each, then
+    "N passed, N failed"; the exit status of the suite. Also for scripts
+    that make their scenarios themselves (scripts/luo-chain)."""
     reaper.install()
     for d in reaper.remove_stale():
         print(f"  removed {d}: its runner died without cleaning up", flush=True)
-    chosen, unknown = _choose(scenarios, args)
-    ex = Executor(root, args.keep_logs.resolve() if args.keep_logs else None,
-                  root / "build" / "bootchain-logs", args.verbose, args.show)
+    ex = Executor(root, keep_logs.resolve() if keep_logs else None,
+                  root / "build" / "bootchain-logs", verbose, show)
     tally = _Tally()
     suite_start = time.monotonic()
     for e in errors:
