@@ -6,6 +6,8 @@
 #include "boot_loader_interface.h"
 #include "format.h"
 
+#include <string.h>
+
 namespace kho {
 
 namespace {
@@ -19,7 +21,7 @@ constexpr size_t kDevicePathMax = 4096;  // a bound for the walk, not a limit of
 // LoaderEntryDefault, seen by a loader the boot manager starts after an
 // exit), not a setting of the OS's: ignored.
 static bool read_os_string(Firmware& fw, BootFlow& flow, const char* name, char* out, size_t capacity) {
-    uint8_t raw[256];
+    uint8_t raw[2 * BootEntry::kIdSize + 2];
     size_t len = 0;
     bool found = false, non_volatile = false;
     Status s = fw.read_loader_variable(name, raw, sizeof(raw), &len, &found, &non_volatile);
@@ -64,7 +66,7 @@ void BootFlow::write_bli_bytes(const char* name, const void* data, size_t len, s
 }
 
 void BootFlow::write_bli_string(const char* name, const char* value, size_t* failed) {
-    uint8_t buf[512];
+    uint8_t buf[2 * BootEntry::kIdSize + 2];
     size_t len = 0;
     Status s = bli::utf16_string(value, buf, sizeof(buf), &len);
     if (s) write_bli_bytes(name, buf, len, failed);
@@ -92,18 +94,22 @@ void BootFlow::export_loader_interface() {
     format(text, sizeof(text), "%llu", (unsigned long long)(facts_.init_us + fw_.us_since_entry()));
     write_bli_string(bli::kTimeExec, text, &failed);
     if (entry_count_) {
-        const char* ids[BootContext::kMaxEntries];
-        for (size_t i = 0; i < entry_count_; i++) ids[i] = c_.ids[i];
-        uint8_t list[BootContext::kMaxEntries * 64 * 2];
+        // Sized from the ids: each as UTF-16 with its NUL.
+        size_t bytes = 0;
+        for (size_t i = 0; i < entry_count_; i++) bytes += 2 * (strlen(ids_[i]) + 1);
+        void* list = nullptr;
         size_t len = 0;
-        if (bli::entries_list(ids, entry_count_, list, sizeof(list), &len))
-            write_bli_bytes(bli::kEntries, list, len, &failed);
+        Status s = arena_.reserve(bytes, &list);
+        if (s) s = bli::entries_list(ids_, entry_count_, static_cast<uint8_t*>(list), bytes, &len);
+        if (s) write_bli_bytes(bli::kEntries, list, len, &failed);
+        else if (!failed++) log("warn %s not written: %s", bli::kEntries, s.message());
     }
+    save_entry();
     if (entry_ready_) write_bli_string(bli::kEntrySelected, c_.entry.id, &failed);
     // Only when the OS has not set it: the OS's variable is its own (and
     // non-volatile), ours is this boot's report.
     if (default_index_ >= 0 && !os_default_set_)
-        write_bli_string(bli::kEntryDefault, c_.ids[default_index_], &failed);
+        write_bli_string(bli::kEntryDefault, ids_[default_index_], &failed);
     uint8_t guid[16];
     if (facts_.device_path && bli::device_path_partition_guid(facts_.device_path, kDevicePathMax, guid)) {
         bli::guid_string(guid, text, sizeof(text));
