@@ -283,7 +283,8 @@ void BootFlow::log_placement(uint64_t file_size, bool handover) {
         c_.entry.linux_path, (unsigned long long)file_size, l.image.protocol >> 8, l.image.protocol & 0xff,
         (unsigned long long)l.image.init_size, (unsigned long long)l.image.alignment,
         (unsigned long long)l.kernel, in_scratch ? "scratch" : "ram");
-    log("initrd count=%zu size=%llu addr=0x%llx", c_.entry.initrd_count, (unsigned long long)l.initrd_size,
+    size_t initrds = c_.entry.initrd_count + (c_.entry.uki_initrd_size ? 1 : 0);  // a UKI's .initrd counts
+    log("initrd count=%zu size=%llu addr=0x%llx", initrds, (unsigned long long)l.initrd_size,
         (unsigned long long)l.initrd);
     log("boot-data addr=0x%llx size=%llu", (unsigned long long)l.boot_data,
         (unsigned long long)l.layout.size);
