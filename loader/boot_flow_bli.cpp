@@ -47,7 +47,9 @@ void BootFlow::read_os_choice(const char* const* ids, size_t count) {
         log("warn %s '%s' names no entry: ignored", bli::kEntryOneShot, one_shot_id_);
     bool os_default_names = os_default_set_ && bli::choose_entry_source(nullptr, nullptr, os_default_id_, ids,
                                                                          count) == bli::EntrySource::OsDefault;
-    if (os_default_set_ && !os_default_names)
+    // "@saved" (bootctl set-default @saved) is no id: read_saved_entry() acts on it.
+    bool os_saved = os_default_set_ && strcmp(os_default_id_, "@saved") == 0;
+    if (os_default_set_ && !os_default_names && !os_saved)
         log("warn %s '%s' names no entry: ignored", bli::kEntryDefault, os_default_id_);
     one_shot_ = src == bli::EntrySource::OneShot;
     // The OS's default replaces loader.conf's for the menu and for the

@@ -251,6 +251,17 @@ TEST(SdBootFlow, DefaultSavedBootsTheLastBootedAndSavesTheChoice) {
     EXPECT_EQ(n.fw.loader_vars.count("LoaderEntryLastBooted"), 0u);
 }
 
+// `bootctl set-default @saved` writes LoaderEntryDefault "@saved".
+TEST(SdBootFlow, LoaderEntryDefaultSavedActsAsDefaultSaved) {
+    Machine m;
+    m.entry("a", "");
+    m.entry("b", "");
+    m.os_var("LoaderEntryDefault", "@saved");
+    m.os_var("LoaderEntryLastBooted", "a");
+    EXPECT_EQ(m.selected(), "a");
+    EXPECT_FALSE(m.fw.logged("names no entry")) << m.fw.log_text();
+}
+
 // Issue 15: "the menu shows ids instead of title".
 TEST(SdBootFlow, TheMenuShowsTitlesDisambiguatedAsSystemdBoot) {
     Machine m;
