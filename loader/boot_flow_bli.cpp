@@ -37,6 +37,10 @@ static bool read_os_string(Firmware& fw, BootFlow& flow, const char* name, char*
 void BootFlow::read_os_choice(const char* const* ids, size_t count) {
     bool one_shot = read_os_string(fw_, *this, bli::kEntryOneShot, one_shot_id_, sizeof(one_shot_id_));
     if (one_shot) {
+        // systemd-boot's type #1 ids end in ".conf" (what `bootctl
+        // set-oneshot` is given); khoboot's do not.
+        size_t n = strlen(one_shot_id_);
+        if (n > 5 && strcmp(one_shot_id_ + n - 5, ".conf") == 0) one_shot_id_[n - 5] = '\0';
         Status s = fw_.delete_loader_variable(bli::kEntryOneShot);
         if (!s) log("warn %s not deleted: %s", bli::kEntryOneShot, s.message());
     }

@@ -262,6 +262,16 @@ TEST(SdBootFlow, LoaderEntryDefaultSavedActsAsDefaultSaved) {
     EXPECT_FALSE(m.fw.logged("names no entry")) << m.fw.log_text();
 }
 
+// `bootctl set-oneshot` names systemd-boot's id, "<name>.conf".
+TEST(SdBootFlow, OneShotWithSystemdBootsIdForm) {
+    Machine m;
+    m.entry("a", "");
+    m.entry("b", "");
+    m.os_var("LoaderEntryOneShot", "a.conf");
+    EXPECT_EQ(m.selected(), "a");
+    EXPECT_TRUE(m.fw.logged("entry-source one-shot")) << m.fw.log_text();
+}
+
 // Issue 15: "the menu shows ids instead of title".
 TEST(SdBootFlow, TheMenuShowsTitlesDisambiguatedAsSystemdBoot) {
     Machine m;
