@@ -23,6 +23,9 @@ BLS order puts the other first; LoaderEntryOneShot then boots the other,
 which is saved (non-volatile, checked in the variable store), and the next
 boot follows it.
 
+sdboot-uki-key: a type #1 entry with the `uki` key boots the UKI's
+.linux and .initrd, its `options` replacing the UKI's .cmdline.
+
 sdboot-menu-force: `timeout menu-force`: khoboot shows the menu and waits
 (watchdog off) until a key arrives; QEMU's PS/2 keyboard types "2" (QMP
 send-key) once the menu is on the serial console, and the second entry in
@@ -274,6 +277,26 @@ def prepare_menu_force(ctx) -> None:
     KeyAtMenu(ctx, ctx.scenario.runs[0], r"KHOBOOT: menu 2 linux-5\.10", "2")
 
 
+# --- sdboot-uki-key --------------------------------------------------------------------------------
+
+def prepare_uki_key(ctx) -> None:
+    """A type #1 entry with the `uki` key (systemd 254's, BLS "uki"): the
+    UKI's .cmdline asks for a KHO state (tk.plan=c) that is not there; the
+    entry's `options` replace it with a cold boot's, so test_kernel passing
+    proves which command line was used."""
+    tree = ctx.workdir / "uki-key-esp"
+    shutil.rmtree(tree, ignore_errors=True)
+    (tree / "loader/entries").mkdir(parents=True)
+    (tree / "images").mkdir()
+    initrd = ctx.workdir / "uki-key-initrd.bin"
+    value = make_initrd(initrd, 64 * 1024, 16)
+    make_uki(ctx, tree / "images/tk.efi", Path("/etc/os-release"), tk_options("c"), initrd)
+    (tree / "loader/entries/tk-uki.conf").write_text(
+        f"title test_kernel as a UKI\nuki /images/tk.efi\noptions console=ttyS0 {tk_options('n', initrd=value)}\n")
+    (tree / "loader/loader.conf").write_text("timeout 0\n")
+    add_tree(ctx, tree)
+
+
 SCENARIOS = [
     Scenario(
         name="sdboot-kernel-install",
@@ -294,6 +317,17 @@ SCENARIOS = [
                   Line(r"KHOBOOT: entry-source one-shot")]),
               Run(timeout=90, reboot=False, checks=booted("linux-6.1") + [
                   Line(r"KHOBOOT: default @saved entry=linux-6\.1")])],
+    ),
+    Scenario(
+        name="sdboot-uki-key",
+        description="a type #1 entry with the uki key: the UKI's .linux and .initrd boot, the "
+                    "entry's options replace its .cmdline",
+        requires=REQUIRES, prepare=prepare_uki_key,
+        runs=[Run(timeout=90, reboot=False, checks=booted("tk-uki") + [
+            Line(r"KHOBOOT: uki /images/tk\.efi linux=.* initrd=0x[0-9a-f]+\+0x10000 cmdline=section"),
+            Line(r"KHOBOOT: initrd count=1 size=65536 .*"),
+            Line(r"TEST_KERNEL: check initrd ok .*"),
+            Line(r"KHOBOOT: cmdline console=ttyS0 tk\.plan=n .*")])],
     ),
     Scenario(
         name="sdboot-menu-force",
