@@ -110,49 +110,54 @@ Status esp_read_small(const char* path, char* buf, size_t capacity, size_t* len)
     return Status::ok();
 }
 
-Status esp_list_conf(const char* dir, char (*ids)[64], size_t capacity, size_t* count) {
-    *count = 0;
+namespace {
+
+// The entry's name as ASCII into `name` (a FAT long name is at most 255
+// characters); false for a name that is not printable ASCII.
+bool ascii_name(const CHAR16* c, char* name, size_t cap, size_t* len) {
+    size_t n = 0;
+    for (; *c; c++) {
+        if (*c < 0x20 || *c > 0x7e || n + 1 >= cap) return false;
+        name[n++] = static_cast<char>(*c);
+    }
+    name[n] = '\0';
+    *len = n;
+    return true;
+}
+
+bool ends_with(const char* name, size_t len, const char* suffix) {
+    size_t sn = strlen(suffix);
+    if (len <= sn) return false;
+    for (size_t i = 0; i < sn; i++) {
+        char c = name[len - sn + i];
+        char d = suffix[i];
+        if (c >= 'A' && c <= 'Z') c += 32;  // FAT names are case-insensitive
+        if (d >= 'A' && d <= 'Z') d += 32;
+        if (c != d) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+Status esp_list_dir(const char* dir, const char* suffix, kho::DirVisitor& visit) {
     EFI_FILE_HANDLE d;
     if (!open_file(dir, &d)) return Status::ok();
+    Status result = Status::ok();
     for (;;) {
         UINTN n = sizeof(g_info);
         if (EFI_ERROR(d->Read(d, &n, &g_info)) || n == 0) break;
         if (g_info.info.Attribute & EFI_FILE_DIRECTORY) continue;
-        char name[64];
+        char name[260];
         size_t len = 0;
-        bool ascii = true;
-        for (const CHAR16* c = g_info.info.FileName; *c; c++) {
-            if (*c < 0x20 || *c > 0x7e || len + 1 >= sizeof(name)) {
-                ascii = false;
-                break;
-            }
-            name[len++] = static_cast<char>(*c);
-        }
-        if (!ascii || len <= 5) continue;
-        bool conf = true;
-        const char* ext = ".conf";
-        for (size_t i = 0; i < 5; i++) {
-            char c = name[len - 5 + i];
-            if (c >= 'A' && c <= 'Z') c += 32;  // FAT names are case-insensitive
-            if (c != ext[i]) conf = false;
-        }
-        if (!conf) continue;
-        if (*count == capacity) {
-            d->Close(d);
-            return Status::error(Err::BadEntry, "%s: more than %zu entries", dir, capacity);
-        }
-        name[len - 5] = '\0';
-        // Insertion into sorted position.
-        size_t j = *count;
-        while (j > 0 && strcmp(ids[j - 1], name) > 0) {
-            memcpy(ids[j], ids[j - 1], 64);
-            j--;
-        }
-        memcpy(ids[j], name, len - 4);
-        (*count)++;
+        if (!ascii_name(g_info.info.FileName, name, sizeof(name), &len) || name[0] == '.' ||
+            !ends_with(name, len, suffix))
+            continue;
+        result = visit.name(name, len);
+        if (!result) break;
     }
     d->Close(d);
-    return Status::ok();
+    return result;
 }
 
 }  // namespace khoefi

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../loader/firmware.h"
 #include "../loader/status.h"
 
 namespace khoefi {
@@ -18,8 +19,8 @@ kho::Status esp_read(const char* path, uint64_t offset, void* dst, uint64_t len)
 // Whole small file into buf (capacity bytes); *len = its size.
 kho::Status esp_read_small(const char* path, char* buf, size_t capacity, size_t* len);
 
-// Names (without ".conf") of the regular files "*.conf" in `dir`, sorted
-// by byte order, into ids[i][id_size]. Missing dir: 0 entries.
-kho::Status esp_list_conf(const char* dir, char (*ids)[64], size_t capacity, size_t* count);
+// Firmware::list_dir() (loader/firmware.h): each regular file of `dir`
+// named "*<suffix>" to `visit`, in directory order. Missing dir: none.
+kho::Status esp_list_dir(const char* dir, const char* suffix, kho::DirVisitor& visit);
 
 }  // namespace khoefi

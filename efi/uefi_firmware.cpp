@@ -79,15 +79,18 @@ Status UefiFirmware::read_loader_variable(const char* ascii, void* buf, size_t c
     return Status::ok();
 }
 
-// Volatile: a report of this boot. A variable of that name left with
+// Volatile: a report of this boot (non-volatile only for
+// LoaderEntryLastBooted, which systemd-boot writes so too). A variable of that name left with
 // other attributes (an OS's non-volatile LoaderEntryDefault) makes
 // SetVariable() fail (UEFI 2.10 section 8.2): it is the OS's, not ours to
 // delete, so the error is reported instead.
-Status UefiFirmware::write_loader_variable(const char* ascii, const void* data, size_t len) {
+Status UefiFirmware::write_loader_variable(const char* ascii, const void* data, size_t len,
+                                           bool non_volatile) {
     CHAR16 name[kMaxName];
     ucs2(ascii, name);
     EFI_GUID guid = loader_guid();
-    EFI_STATUS s = g_st->RuntimeServices->SetVariable(name, &guid, kBsRt, len, const_cast<void*>(data));
+    UINT32 attributes = non_volatile ? (kBsRt | EFI_VARIABLE_NON_VOLATILE) : kBsRt;
+    EFI_STATUS s = g_st->RuntimeServices->SetVariable(name, &guid, attributes, len, const_cast<void*>(data));
     if (EFI_ERROR(s))
         return Status::error(kho::Err::Io, "SetVariable(%s): status 0x%llx", ascii, (unsigned long long)s);
     return Status::ok();
@@ -111,8 +114,8 @@ Status UefiFirmware::file_size(const char* path, uint64_t* size) { return esp_fi
 Status UefiFirmware::read_file(const char* path, uint64_t offset, void* dst, uint64_t len) {
     return esp_read(path, offset, dst, len);
 }
-Status UefiFirmware::list_conf(const char* dir, char (*ids)[64], size_t capacity, size_t* count) {
-    return esp_list_conf(dir, ids, capacity, count);
+Status UefiFirmware::list_dir(const char* dir, const char* suffix, kho::DirVisitor& visit) {
+    return esp_list_dir(dir, suffix, visit);
 }
 
 void UefiFirmware::log_line(const char* text, bool serial_only) {

@@ -24,13 +24,14 @@ public:
 
     kho::Status read_loader_variable(const char* name, void* buf, size_t capacity, size_t* len,
                                      bool* found, bool* non_volatile) override;
-    kho::Status write_loader_variable(const char* name, const void* data, size_t len) override;
+    kho::Status write_loader_variable(const char* name, const void* data, size_t len,
+                                      bool non_volatile = false) override;
     kho::Status delete_loader_variable(const char* name) override;
 
     kho::Status open_esp() override;
     kho::Status file_size(const char* path, uint64_t* size) override;
     kho::Status read_file(const char* path, uint64_t offset, void* dst, uint64_t len) override;
-    kho::Status list_conf(const char* dir, char (*ids)[64], size_t capacity, size_t* count) override;
+    kho::Status list_dir(const char* dir, const char* suffix, kho::DirVisitor& visit) override;
 
     void log_line(const char* text, bool serial_only) override;
     void hold_console(bool hold) override;

@@ -183,11 +183,23 @@ Status apply_entry_key(const Where& at, const char* k, size_t kn, const char* v,
         e->kho_fdt = a;
     } else if (str_eq(k, kn, "kho-scratch")) {
         return parse_scratch_list(at, v, vn, e);
-    } else if (str_eq(k, kn, "version") || str_eq(k, kn, "machine-id") ||
-               str_eq(k, kn, "sort-key") || str_eq(k, kn, "architecture")) {
-        // BLS metadata for menus; nothing to do when booting.
-    } else if (str_eq(k, kn, "efi") || str_eq(k, kn, "devicetree") ||
-               str_eq(k, kn, "devicetree-overlay")) {
+    } else if (str_eq(k, kn, "uki")) {
+        if (!valid_path(v, vn) || !copy_str(e->uki, sizeof(e->uki), v, vn))
+            return bad(at, "bad uki path", v, vn);
+    } else if (str_eq(k, kn, "version")) {
+        if (!copy_str(e->version, sizeof(e->version), v, vn)) return bad(at, "version too long:", v, vn);
+    } else if (str_eq(k, kn, "machine-id")) {
+        if (!copy_str(e->machine_id, sizeof(e->machine_id), v, vn))
+            return bad(at, "machine-id too long:", v, vn);
+    } else if (str_eq(k, kn, "sort-key")) {
+        if (!copy_str(e->sort_key, sizeof(e->sort_key), v, vn)) return bad(at, "sort-key too long:", v, vn);
+    } else if (str_eq(k, kn, "architecture")) {
+        // systemd-boot compares with its own EFI machine name ("x64" on
+        // x86-64, BLS "architecture"), case-insensitively.
+        e->foreign_architecture = !(vn == 3 && (v[0] | 0x20) == 'x' && v[1] == '6' && v[2] == '4');
+    } else if (str_eq(k, kn, "efi")) {
+        warn(warnings, at, "key '%s' (an EFI program to chainload) not supported: khoboot boots Linux only", k, kn);
+    } else if (str_eq(k, kn, "devicetree") || str_eq(k, kn, "devicetree-overlay")) {
         warn(warnings, at, "key '%s' not supported on x86-64, ignored", k, kn);
     } else {
         warn(warnings, at, "unknown key '%s' ignored", k, kn);
@@ -240,7 +252,50 @@ Status check_scratch(const char* file, const BootEntry& e) {
     return Status::ok();
 }
 
+// loader.conf keys of systemd-boot 252 (loader.conf(5)) that steer its
+// menu, console, firmware and Secure Boot handling, none of which khoboot
+// has: each gets one warning.
+bool systemd_boot_only_key(const char* k, size_t kn) {
+    static constexpr const char* kKeys[] = {"console-mode", "editor", "auto-entries", "auto-firmware",
+                                            "beep", "random-seed-mode", "secure-boot-enroll",
+                                            "reboot-for-bitlocker"};
+    for (const char* key : kKeys)
+        if (str_eq(k, kn, key)) return true;
+    return false;
+}
+
+// `timeout`: seconds (a trailing "s" allowed), or menu-force, menu-hidden,
+// menu-disabled. systemd-boot caps its timeout at what fits a 32-bit
+// value; khoboot at an hour, past which a lab machine looks hung.
+Status parse_timeout(const Where& at, const char* v, size_t vn, LoaderConf* out) {
+    out->timeout_seconds = 0;
+    if (str_eq(v, vn, "menu-force")) out->timeout_mode = TimeoutMode::MenuForce;
+    else if (str_eq(v, vn, "menu-hidden")) out->timeout_mode = TimeoutMode::MenuHidden;
+    else if (str_eq(v, vn, "menu-disabled")) out->timeout_mode = TimeoutMode::MenuDisabled;
+    else {
+        uint64_t t;
+        size_t digits = vn > 1 && v[vn - 1] == 's' ? vn - 1 : vn;
+        bool decimal = digits > 0;
+        for (size_t i = 0; i < digits; i++) decimal = decimal && v[i] >= '0' && v[i] <= '9';
+        if (!decimal || !parse_number(v, digits, &t) || t > 3600)
+            return bad(at, "timeout must be 0..3600 seconds, menu-force, menu-hidden or menu-disabled, not", v, vn);
+        out->timeout_mode = TimeoutMode::Seconds;
+        out->timeout_seconds = static_cast<uint32_t>(t);
+    }
+    return Status::ok();
+}
+
 }  // namespace
+
+const char* timeout_mode_name(TimeoutMode m) {
+    switch (m) {
+    case TimeoutMode::Seconds: return "seconds";
+    case TimeoutMode::MenuForce: return "menu-force";
+    case TimeoutMode::MenuHidden: return "menu-hidden";
+    case TimeoutMode::MenuDisabled: return "menu-disabled";
+    }
+    return "?";
+}
 
 const char* kho_mode_name(KhoMode m) {
     switch (m) {
@@ -281,21 +336,18 @@ Status parse_loader_conf(const char* file, const char* text, size_t len, LoaderC
     return for_each_line(file, text, len,
                          [&](const Where& at, const char* k, size_t kn, const char* v, size_t vn) {
         if (str_eq(k, kn, "default")) {
-            if (!copy_str(out->default_pattern, sizeof(out->default_pattern), v, vn))
+            out->default_saved = str_eq(v, vn, "@saved");
+            if (out->default_saved) out->default_pattern[0] = '\0';
+            else if (!copy_str(out->default_pattern, sizeof(out->default_pattern), v, vn))
                 return bad(at, "default too long:", v, vn);
         } else if (str_eq(k, kn, "timeout")) {
-            uint64_t t;
-            if (!parse_number(v, vn, &t) || t > 3600)
-                return bad(at, "timeout must be 0..3600 seconds, not", v, vn);
-            out->timeout_seconds = static_cast<uint32_t>(t);
+            return parse_timeout(at, v, vn, out);
         } else if (str_eq(k, kn, "khoboot-uart")) {
             if (out->uart.kind != UartKind::None) return bad(at, "khoboot-uart given twice:", v, vn);
             Status s = parse_uart_spec(v, vn, &out->uart);
             if (!s) return bad(at, s.message(), v, vn);
-        } else if (str_eq(k, kn, "console-mode") || str_eq(k, kn, "editor") ||
-                   str_eq(k, kn, "auto-entries") || str_eq(k, kn, "auto-firmware") ||
-                   str_eq(k, kn, "beep") || str_eq(k, kn, "random-seed-mode")) {
-            warn(warnings, at, "systemd-boot key '%s' ignored", k, kn);
+        } else if (systemd_boot_only_key(k, kn)) {
+            warn(warnings, at, "systemd-boot key '%s' not acted on by khoboot, ignored", k, kn);
         } else {
             warn(warnings, at, "unknown key '%s' ignored", k, kn);
         }
@@ -309,7 +361,7 @@ Status parse_boot_entry(const char* file, const char* text, size_t len, BootEntr
                           [&](const Where& at, const char* k, size_t kn, const char* v, size_t vn) {
         return apply_entry_key(at, k, kn, v, vn, out, warnings);
     }));
-    if (out->linux_path[0] == '\0')
+    if (out->linux_path[0] == '\0' && out->uki[0] == '\0')
         return Status::error(Err::BadEntry, "%s: no 'linux' line", file);
     return check_scratch(file, *out);
 }

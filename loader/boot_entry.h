@@ -30,16 +30,35 @@ const char* kho_on_error_name(KhoOnError p);
 const char* kho_verify_name(KhoVerify v);
 
 struct BootEntry {
-    static constexpr size_t kIdSize = 64;
-    static constexpr size_t kTitleSize = 128;
-    static constexpr size_t kPathSize = 256;
+    // An id is a file name: FAT long names are at most 255 characters
+    // (Microsoft FAT specification, "FAT Long Directory Entries"), so no
+    // name a directory can hold is cut.
+    static constexpr size_t kIdSize = 256;
+    static constexpr size_t kTitleSize = 256;
+    static constexpr size_t kPathSize = 512;
     static constexpr size_t kOptionsSize = 2048;
     static constexpr size_t kMaxInitrds = 8;
     static constexpr size_t kMaxScratch = 16;
 
-    char id[kIdSize];  // file name without ".conf"
+    char id[kIdSize];  // file name without ".conf" (type #1) or with ".efi" (type #2)
     char title[kTitleSize];
+    // BLS metadata: the menu's order and the titles shown (entry_list.h).
+    char version[kTitleSize];
+    char machine_id[kTitleSize];
+    char sort_key[kTitleSize];
+    // `architecture` names another machine than x64: systemd-boot leaves
+    // such an entry out of its list, and so does khoboot.
+    bool foreign_architecture;
     char linux_path[kPathSize];  // ESP-relative, '/' separated
+    // `uki` (or a type #2 entry in /EFI/Linux): the kernel, an initrd and
+    // the command line come from this unified kernel image (uki.h).
+    char uki[kPathSize];
+    // Where the kernel lies in linux_path: the whole file (size 0) or a
+    // UKI's .linux section.
+    uint64_t linux_offset, linux_size;
+    // A UKI's .initrd section (size 0: none), loaded before the initrd
+    // lines' files, as systemd-stub puts it first.
+    uint64_t uki_initrd_offset, uki_initrd_size;
     size_t initrd_count;
     char initrd[kMaxInitrds][kPathSize];
     char options[kOptionsSize];
@@ -53,10 +72,21 @@ struct BootEntry {
     abi::KhoScratch kho_scratch[kMaxScratch];
 };
 
+// loader.conf's `timeout` (systemd loader.conf(5)): seconds, or one of
+// systemd-boot's words. menu-force shows the menu and waits for a key
+// without a countdown; menu-hidden and menu-disabled boot the default at
+// once (khoboot has no hotkey to summon a hidden menu).
+enum class TimeoutMode : uint8_t { Seconds, MenuForce, MenuHidden, MenuDisabled };
+const char* timeout_mode_name(TimeoutMode m);
+
 struct LoaderConf {
-    static constexpr size_t kPatternSize = 64;
+    static constexpr size_t kPatternSize = BootEntry::kIdSize + 8;
     char default_pattern[kPatternSize];  // glob on the entry id ('*', '?')
+    // `default @saved`: the entry booted last (LoaderEntryLastBooted) is
+    // the default, and each boot saves its entry there.
+    bool default_saved;
     uint32_t timeout_seconds;
+    TimeoutMode timeout_mode;
     // `khoboot-uart`: a UART khoboot writes its lines to besides COM1
     // (loader/consoles.h has the syntax); kind None when not given.
     UartConfig uart;
@@ -74,7 +104,8 @@ void init_boot_entry(BootEntry* entry, const char* id);
 // `file` is the name used in messages. Text need not be NUL-terminated.
 Status parse_loader_conf(const char* file, const char* text, size_t len, LoaderConf* out,
                          ConfigWarnings* warnings);
-// `out` must come from init_boot_entry(). Fails on a missing `linux` line.
+// `out` must come from init_boot_entry(). Fails on an entry with neither
+// `linux` nor `uki`.
 Status parse_boot_entry(const char* file, const char* text, size_t len, BootEntry* out,
                         ConfigWarnings* warnings);
 

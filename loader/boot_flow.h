@@ -38,6 +38,7 @@
 #include "boot_attempt.h"
 #include "boot_entry.h"
 #include "boot_params_builder.h"
+#include "entry_list.h"
 #include "bzimage.h"
 #include "cmdline.h"
 #include "firmware.h"
@@ -85,7 +86,6 @@ struct BootContext {
     // coarse extent with it, plus the conflicting ranges it names.
     static constexpr size_t kProtectRanges = kMapDescriptors + limits::kOutsideRanges + 64;
     static constexpr size_t kMaxScratch = abi::descriptor::kMaxScratch;
-    static constexpr size_t kMaxEntries = 64;
     static constexpr size_t kConflicts = 8;
 
     alignas(8) uint8_t map_buf[kMapBytes];
@@ -110,8 +110,8 @@ struct BootContext {
     // its manifests under 16 KiB.
     alignas(8) uint8_t manifest_var[64 * 1024];
     char text[64 * 1024];
-    char ids[kMaxEntries][64];
     BootEntry entry;
+    BootEntry scan;  // each entry file in turn, read for the menu (entry_list.h)
     LoaderConf conf;
     LoadOptions load_options;
     char cmdline[8192];
@@ -266,8 +266,18 @@ private:
     void export_loader_interface();
 
     // boot_flow_config.cpp
-    size_t menu(const char* const* ids, size_t count, size_t def);
+    size_t menu(size_t def);
     Status read_config();
+    void read_saved_entry();
+    void save_entry();
+
+    // boot_flow_entries.cpp: the menu's entries, type #1 and #2
+    Status collect_entries();
+    Status add_type1(const char* name, size_t len);
+    Status add_uki(const char* name, size_t len);
+    Status add_entry(const MenuEntry& e);
+    Status open_entry(size_t index);
+    Status resolve_uki();
 
     // boot_flow_place.cpp
     Status map_storage(bool may_use_pool, MapStorage* out);
@@ -303,12 +313,18 @@ private:
     char manifest_error_[Status::kMessageSize] = {};
     bool attempt_recorded_ = false;
     bool entry_ready_ = false;      // c_.entry parsed: its policy can be asked
-    size_t entry_count_ = 0;        // ids in c_.ids (LoaderEntries)
+    TextArena arena_{fw_};
+    MenuEntry* entries_ = nullptr;  // the menu, in BLS order (entry_list.h)
+    const char** ids_ = nullptr;    // their ids, in the same order
+    size_t entry_count_ = 0;        // entries (LoaderEntries)
+    size_t entry_capacity_ = 0;
+    bool saved_default_ = false;    // `default @saved` in force: save this boot's entry
+    char saved_id_[BootEntry::kIdSize] = {};  // LoaderEntryLastBooted as read
     int default_index_ = -1;        // the computed default (LoaderEntryDefault)
     bool os_default_set_ = false;   // the OS set LoaderEntryDefault
     bool one_shot_ = false;         // LoaderEntryOneShot chose the entry: no menu
-    char one_shot_id_[64] = {};
-    char os_default_id_[64] = {};
+    char one_shot_id_[BootEntry::kIdSize] = {};
+    char os_default_id_[BootEntry::kIdSize] = {};
     size_t conflicts_shown_ = 0;  // entries of c_.conflicts the last plan filled
     uint64_t phase_ = 0;
     LoadedImages images_{};

@@ -6,6 +6,8 @@
 #include "boot_loader_interface.h"
 #include "format.h"
 
+#include <string.h>
+
 namespace kho {
 
 namespace {
@@ -19,7 +21,7 @@ constexpr size_t kDevicePathMax = 4096;  // a bound for the walk, not a limit of
 // LoaderEntryDefault, seen by a loader the boot manager starts after an
 // exit), not a setting of the OS's: ignored.
 static bool read_os_string(Firmware& fw, BootFlow& flow, const char* name, char* out, size_t capacity) {
-    uint8_t raw[256];
+    uint8_t raw[2 * BootEntry::kIdSize + 2];
     size_t len = 0;
     bool found = false, non_volatile = false;
     Status s = fw.read_loader_variable(name, raw, sizeof(raw), &len, &found, &non_volatile);
@@ -35,6 +37,10 @@ static bool read_os_string(Firmware& fw, BootFlow& flow, const char* name, char*
 void BootFlow::read_os_choice(const char* const* ids, size_t count) {
     bool one_shot = read_os_string(fw_, *this, bli::kEntryOneShot, one_shot_id_, sizeof(one_shot_id_));
     if (one_shot) {
+        // systemd-boot's type #1 ids end in ".conf" (what `bootctl
+        // set-oneshot` is given); khoboot's do not.
+        size_t n = strlen(one_shot_id_);
+        if (n > 5 && strcmp(one_shot_id_ + n - 5, ".conf") == 0) one_shot_id_[n - 5] = '\0';
         Status s = fw_.delete_loader_variable(bli::kEntryOneShot);
         if (!s) log("warn %s not deleted: %s", bli::kEntryOneShot, s.message());
     }
@@ -45,7 +51,9 @@ void BootFlow::read_os_choice(const char* const* ids, size_t count) {
         log("warn %s '%s' names no entry: ignored", bli::kEntryOneShot, one_shot_id_);
     bool os_default_names = os_default_set_ && bli::choose_entry_source(nullptr, nullptr, os_default_id_, ids,
                                                                          count) == bli::EntrySource::OsDefault;
-    if (os_default_set_ && !os_default_names)
+    // "@saved" (bootctl set-default @saved) is no id: read_saved_entry() acts on it.
+    bool os_saved = os_default_set_ && strcmp(os_default_id_, "@saved") == 0;
+    if (os_default_set_ && !os_default_names && !os_saved)
         log("warn %s '%s' names no entry: ignored", bli::kEntryDefault, os_default_id_);
     one_shot_ = src == bli::EntrySource::OneShot;
     // The OS's default replaces loader.conf's for the menu and for the
@@ -64,7 +72,7 @@ void BootFlow::write_bli_bytes(const char* name, const void* data, size_t len, s
 }
 
 void BootFlow::write_bli_string(const char* name, const char* value, size_t* failed) {
-    uint8_t buf[512];
+    uint8_t buf[2 * BootEntry::kIdSize + 2];
     size_t len = 0;
     Status s = bli::utf16_string(value, buf, sizeof(buf), &len);
     if (s) write_bli_bytes(name, buf, len, failed);
@@ -92,18 +100,22 @@ void BootFlow::export_loader_interface() {
     format(text, sizeof(text), "%llu", (unsigned long long)(facts_.init_us + fw_.us_since_entry()));
     write_bli_string(bli::kTimeExec, text, &failed);
     if (entry_count_) {
-        const char* ids[BootContext::kMaxEntries];
-        for (size_t i = 0; i < entry_count_; i++) ids[i] = c_.ids[i];
-        uint8_t list[BootContext::kMaxEntries * 64 * 2];
+        // Sized from the ids: each as UTF-16 with its NUL.
+        size_t bytes = 0;
+        for (size_t i = 0; i < entry_count_; i++) bytes += 2 * (strlen(ids_[i]) + 1);
+        void* list = nullptr;
         size_t len = 0;
-        if (bli::entries_list(ids, entry_count_, list, sizeof(list), &len))
-            write_bli_bytes(bli::kEntries, list, len, &failed);
+        Status s = arena_.reserve(bytes, &list);
+        if (s) s = bli::entries_list(ids_, entry_count_, static_cast<uint8_t*>(list), bytes, &len);
+        if (s) write_bli_bytes(bli::kEntries, list, len, &failed);
+        else if (!failed++) log("warn %s not written: %s", bli::kEntries, s.message());
     }
+    save_entry();
     if (entry_ready_) write_bli_string(bli::kEntrySelected, c_.entry.id, &failed);
     // Only when the OS has not set it: the OS's variable is its own (and
     // non-volatile), ours is this boot's report.
     if (default_index_ >= 0 && !os_default_set_)
-        write_bli_string(bli::kEntryDefault, c_.ids[default_index_], &failed);
+        write_bli_string(bli::kEntryDefault, ids_[default_index_], &failed);
     uint8_t guid[16];
     if (facts_.device_path && bli::device_path_partition_guid(facts_.device_path, kDevicePathMax, guid)) {
         bli::guid_string(guid, text, sizeof(text));

@@ -50,10 +50,13 @@ Status BootFlow::map_storage(bool may_use_pool, MapStorage* out) {
     return Status::ok();
 }
 
+// The kernel is the whole file, or a UKI's .linux section (uki.h), whose
+// bounds parse_uki() checked against the file.
 Status BootFlow::read_kernel_header(BzImage* image, uint64_t* file_size) {
     KHO_TRY(fw_.file_size(c_.entry.linux_path, file_size));
+    if (c_.entry.linux_size) *file_size = c_.entry.linux_size;
     uint64_t n = *file_size < sizeof(c_.kernel_prefix) ? *file_size : sizeof(c_.kernel_prefix);
-    KHO_TRY(fw_.read_file(c_.entry.linux_path, 0, c_.kernel_prefix, n));
+    KHO_TRY(fw_.read_file(c_.entry.linux_path, c_.entry.linux_offset, c_.kernel_prefix, n));
     Status s = parse_bzimage(c_.kernel_prefix, n, *file_size, image);
     if (!s) return Status::error(Err::BadImage, "%s: %s", c_.entry.linux_path, s.message());
     return Status::ok();
@@ -211,6 +214,10 @@ Status BootFlow::place_cold(const BzImage& image, uint64_t initrd_total, size_t 
 // the last byte.
 Status BootFlow::initrd_sizes(LoadedImages& l, uint64_t* total) {
     *total = 0;
+    if (c_.entry.uki_initrd_size) {  // a UKI's .initrd first, as systemd-stub orders them
+        l.initrd_size = c_.entry.uki_initrd_size;
+        *total = page_up(c_.entry.uki_initrd_size);
+    }
     for (size_t i = 0; i < c_.entry.initrd_count; i++) {
         uint64_t size;
         KHO_TRY(fw_.file_size(c_.entry.initrd[i], &size));
@@ -276,7 +283,8 @@ void BootFlow::log_placement(uint64_t file_size, bool handover) {
         c_.entry.linux_path, (unsigned long long)file_size, l.image.protocol >> 8, l.image.protocol & 0xff,
         (unsigned long long)l.image.init_size, (unsigned long long)l.image.alignment,
         (unsigned long long)l.kernel, in_scratch ? "scratch" : "ram");
-    log("initrd count=%zu size=%llu addr=0x%llx", c_.entry.initrd_count, (unsigned long long)l.initrd_size,
+    size_t initrds = c_.entry.initrd_count + (c_.entry.uki_initrd_size ? 1 : 0);  // a UKI's .initrd counts
+    log("initrd count=%zu size=%llu addr=0x%llx", initrds, (unsigned long long)l.initrd_size,
         (unsigned long long)l.initrd);
     log("boot-data addr=0x%llx size=%llu", (unsigned long long)l.boot_data,
         (unsigned long long)l.layout.size);
@@ -288,8 +296,16 @@ Status BootFlow::load_files() {
     uint8_t* initrd = l.initrd_alloc ? fw_.ram().writable(l.initrd, l.initrd_alloc) : nullptr;
     if (!kernel || (l.initrd_alloc && !initrd))
         return Status::error(Err::Io, "placed kernel or initrd is not RAM");
-    KHO_TRY(fw_.read_file(c_.entry.linux_path, l.image.setup_size, kernel, l.image.payload_size));
+    KHO_TRY(fw_.read_file(c_.entry.linux_path, c_.entry.linux_offset + l.image.setup_size, kernel,
+                          l.image.payload_size));
     uint64_t off = 0;
+    if (c_.entry.uki_initrd_size) {
+        uint64_t size = c_.entry.uki_initrd_size;
+        if (size > l.initrd_alloc) return Status::error(Err::Io, "%s: .initrd larger than placed", c_.entry.uki);
+        KHO_TRY(fw_.read_file(c_.entry.uki, c_.entry.uki_initrd_offset, initrd, size));
+        off = page_up(size);
+        __builtin_memset(initrd + size, 0, off - size);
+    }
     for (size_t i = 0; i < c_.entry.initrd_count; i++) {
         uint64_t size;
         KHO_TRY(fw_.file_size(c_.entry.initrd[i], &size));

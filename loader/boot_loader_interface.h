@@ -39,6 +39,9 @@ constexpr char kEntries[] = "LoaderEntries";
 constexpr char kEntrySelected[] = "LoaderEntrySelected";
 constexpr char kEntryDefault[] = "LoaderEntryDefault";
 constexpr char kEntryOneShot[] = "LoaderEntryOneShot";
+// Non-volatile, kept by the boot loader itself under `default @saved`:
+// the id of the entry booted last (systemd-boot(7)).
+constexpr char kEntryLastBooted[] = "LoaderEntryLastBooted";
 constexpr char kDevicePartUuid[] = "LoaderDevicePartUUID";
 constexpr char kImageIdentifier[] = "LoaderImageIdentifier";
 constexpr char kFeaturesVariable[] = "LoaderFeatures";

@@ -33,6 +33,13 @@ public:
     virtual uint8_t* writable(uint64_t addr, uint64_t len) = 0;
 };
 
+// Receives the names list_dir() finds; an error stops the listing.
+class DirVisitor {
+public:
+    virtual ~DirVisitor() = default;
+    virtual Status name(const char* name, size_t len) = 0;
+};
+
 class Firmware {
 public:
     // --- memory (UEFI 2.10 section 7.2) ---
@@ -62,16 +69,22 @@ public:
     // a boot loader's report of this boot) ---
     virtual Status read_loader_variable(const char* name, void* buf, size_t capacity, size_t* len,
                                         bool* found, bool* non_volatile) = 0;
-    // Volatile, boot and runtime access: a report of this boot only.
-    virtual Status write_loader_variable(const char* name, const void* data, size_t len) = 0;
+    // Volatile, boot and runtime access: a report of this boot only;
+    // `non_volatile` for the one setting a loader keeps across boots
+    // (LoaderEntryLastBooted, `default @saved`).
+    virtual Status write_loader_variable(const char* name, const void* data, size_t len,
+                                         bool non_volatile = false) = 0;
     virtual Status delete_loader_variable(const char* name) = 0;
 
     // --- files on the ESP the loader was started from ---
     virtual Status open_esp() = 0;
     virtual Status file_size(const char* path, uint64_t* size) = 0;
     virtual Status read_file(const char* path, uint64_t offset, void* dst, uint64_t len) = 0;
-    // Names (without ".conf") of `dir`/*.conf, sorted by byte order.
-    virtual Status list_conf(const char* dir, char (*ids)[64], size_t capacity, size_t* count) = 0;
+    // Calls visit() with the name of each regular file of `dir` whose name
+    // ends in `suffix` (ASCII case-insensitive, as FAT names are), in the
+    // directory's order; names that are not printable ASCII or start with
+    // '.' are skipped. A missing directory has no names.
+    virtual Status list_dir(const char* dir, const char* suffix, DirVisitor& visit) = 0;
 
     // --- console, clock, watchdog, keyboard ---
     // One protocol line (without the "KHOBOOT: " prefix); `serial_only`

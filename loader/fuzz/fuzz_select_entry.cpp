@@ -4,7 +4,7 @@
 // and menu_choice(). glob_match() is compared with a dynamic-programming
 // matcher written here; select_entry() with the rule its header states.
 //
-// Input: u16 menu key, u8 id count (at most 64, kMaxEntries), then
+// Input: u16 menu key, u8 id count (at most 64: the fuzzer's bound; the loader has none), then
 // NUL-separated fields: loader.conf text, the requested entry id, and the
 // ids (each cut to 63 characters, as esp_list_conf() returns them).
 #include <string.h>
@@ -56,7 +56,7 @@ void field(kho::fuzz::Reader& in, char* out, size_t cap) {
     out[n] = '\0';
 }
 
-constexpr size_t kMaxEntries = 64;  // efi/main.cpp
+constexpr size_t kMaxEntries = 64;  // this target's bound (entry_list.h has no cap)
 char g_ids[kMaxEntries][64];
 char g_text[4096];
 

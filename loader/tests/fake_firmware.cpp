@@ -1,6 +1,7 @@
 #include "fake_firmware.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include <algorithm>
 
@@ -183,10 +184,11 @@ Status FakeFirmware::read_loader_variable(const char* name, void* buf, size_t ca
     return Status::ok();
 }
 
-Status FakeFirmware::write_loader_variable(const char* name, const void* data, size_t len) {
+Status FakeFirmware::write_loader_variable(const char* name, const void* data, size_t len, bool non_volatile) {
     auto* p = static_cast<const uint8_t*>(data);
     loader_vars[name] = std::vector<uint8_t>(p, p + len);
-    volatile_loader_vars.insert(name);
+    if (non_volatile) volatile_loader_vars.erase(name);
+    else volatile_loader_vars.insert(name);
     return Status::ok();
 }
 
@@ -212,18 +214,16 @@ Status FakeFirmware::read_file(const char* path, uint64_t offset, void* dst, uin
     return Status::ok();
 }
 
-Status FakeFirmware::list_conf(const char* dir, char (*ids)[64], size_t capacity, size_t* count) {
-    *count = 0;
+Status FakeFirmware::list_dir(const char* dir, const char* suffix, kho::DirVisitor& visit) {
     const std::string prefix = std::string(dir) + "/";
-    for (const auto& [path, bytes] : files) {  // std::map: byte order
+    const size_t sn = strlen(suffix);
+    for (const auto& [path, bytes] : files) {  // std::map: byte order, as FAT's order is none
         if (path.rfind(prefix, 0) != 0) continue;
         std::string name = path.substr(prefix.size());
-        if (name.find('/') != std::string::npos || name.size() < 6 ||
-            name.compare(name.size() - 5, 5, ".conf") != 0)
+        if (name.find('/') != std::string::npos || name.size() <= sn || name[0] == '.' ||
+            strcasecmp(name.c_str() + name.size() - sn, suffix) != 0)
             continue;
-        name.resize(name.size() - 5);
-        if (*count == capacity || name.size() >= 64) continue;
-        snprintf(ids[(*count)++], 64, "%s", name.c_str());
+        KHO_TRY(visit.name(name.data(), name.size()));
     }
     return Status::ok();
 }

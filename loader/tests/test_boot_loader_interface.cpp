@@ -204,9 +204,11 @@ TEST(BootLoaderInterface, ABootLeavesEveryVariableInThePublishedFormat) {
     EXPECT_EQ(m.var("LoaderFirmwareInfo"), u16(u"EDK II 1.00"));
     EXPECT_EQ(m.var("LoaderFirmwareType"), u16(u"UEFI 2.70"));
     EXPECT_EQ(m.var("LoaderTimeInitUSec"), u16(u"1234567"));
-    std::vector<uint8_t> entries = u16(u"alpha"), b = u16(u"beta"), g = u16(u"gamma");
+    // The menu's order: ids without a sort-key, newest version first
+    // (systemd-analyze compare-versions: gamma > beta > alpha).
+    std::vector<uint8_t> entries = u16(u"gamma"), b = u16(u"beta"), a = u16(u"alpha");
     entries.insert(entries.end(), b.begin(), b.end());
-    entries.insert(entries.end(), g.begin(), g.end());
+    entries.insert(entries.end(), a.begin(), a.end());
     EXPECT_EQ(m.var("LoaderEntries"), entries);
     EXPECT_EQ(m.var("LoaderEntrySelected"), u16(u"beta"));
     EXPECT_EQ(m.var("LoaderEntryDefault"), u16(u"beta"));

@@ -89,7 +89,7 @@ SCENARIOS = [
         prepare=prepare,
         runs=[
             Run(timeout=90, reboot=False, expect_exit=None,
-                interrupt_on=[r"KHOBOOT: menu 1 tk .*"],
+                interrupt_on=[r"KHOBOOT: menu 1 test_kernel .*"],
                 checks=[InOrder([r"KHOBOOT: watchdog seconds=300 step=boot",
                                  r"KHOBOOT: kho descriptor source=variable .*",
                                  r"KHOBOOT: kho found compatible=kho-v4 .*",
