@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "export.h"
 #include "inspect.h"
+#include "install.h"
 #include "status.h"
 #include "synth.h"
 
@@ -26,6 +27,8 @@ constexpr Command kCommands[] = {
     {"export", kho::tools::khotool_export, "hand this kernel's live KHO state to the firmware path"},
     {"synth", ::khotool_synth, "synthesise a KHO state as RAM blobs + descriptor"},
     {"status", kho::tools::khotool_status, "what the last boot through khoboot did (KhoBootStatus)"},
+    {"install", kho::tools::khotool_install, "put khoboot on an ESP and register a Boot#### option"},
+    {"remove", kho::tools::khotool_remove, "undo 'khotool install'"},
 };
 
 std::string usage_text() {
