@@ -55,8 +55,12 @@ print("BootCurrent: 0001")
 print("Timeout: 0 seconds")
 print("BootOrder: " + ",".join("%04X" % o for o in st["order"]))
 for n in sorted(opts):
-    # Version 18's default listing: label, tab, device path.
-    print("Boot%04X* %s\tHD(3,GPT,0,0x800,0x100000)/File(\\EFI\\x.efi)" % (n, opts[n]))
+    if os.environ.get("FAKE_EFI_STYLE") == "17":
+        # Version 17 (Debian 12) without -v: the label alone.
+        print("Boot%04X* %s" % (n, opts[n]))
+    else:
+        # Version 18's default listing: label, tab, device path.
+        print("Boot%04X* %s\tHD(3,GPT,0,0x800,0x100000)/File(\\EFI\\x.efi)" % (n, opts[n]))
 '''
 
 FAKE_FINDMNT = r'''#!/bin/sh
@@ -120,6 +124,7 @@ class Rig:
         json.dump({"options": {"0000": "UiApp", "0001": "debian"}, "order": [1, 0]}, open(self.state, "w"))
         open(self.log, "w").close()
         self.findmnt = 'TARGET="%s" SOURCE="/dev/vdb3" FSTYPE="vfat"' % self.esp
+        self.style = "18"
 
     def populate(self, layout):
         for rel, data in layout.items():
@@ -129,7 +134,8 @@ class Rig:
 
     def run(self, *args):
         env = dict(os.environ, PATH=self.bin + ":" + os.environ.get("PATH", ""),
-                   FAKE_EFI_STATE=self.state, FAKE_EFI_LOG=self.log, FAKE_FINDMNT=self.findmnt)
+                   FAKE_EFI_STATE=self.state, FAKE_EFI_LOG=self.log, FAKE_FINDMNT=self.findmnt,
+                   FAKE_EFI_STYLE=self.style)
         return subprocess.run([self.khotool] + list(args), capture_output=True, text=True, env=env)
 
     def install(self, *extra):
@@ -171,6 +177,7 @@ def check_install_beside_sdboot(report, rig):
 
 
 def check_upgrade(report, rig, before):
+    rig.style = "17"  # the option is found again in version 17's listing
     newer = os.path.join(rig.root, "newer.efi")
     open(newer, "wb").write(open(rig.loader, "rb").read() + b"\0" * 512)
     r = rig.run("install", "--esp", rig.esp, "--loader", newer, "--sysfs", rig.sysfs)
@@ -186,6 +193,7 @@ def check_upgrade(report, rig, before):
 
 
 def check_remove(report, rig, before, before_dirs):
+    rig.style = "18"
     r = rig.run("remove", "--esp", rig.esp)
     after, dirs = tree(rig.esp)
     report("remove: exit 0", r.returncode == 0, r.stderr)
