@@ -12,3 +12,9 @@ image: $(EFI_APP)
 	scripts/make-image --out $(OUT) --loader $(EFI_APP) --kernel $(KERNEL) \
 		$(foreach i,$(INITRD),--initrd $(i)) $(if $(OPTIONS),--options "$(OPTIONS)") \
 		$(if $(SIZE_MIB),--size-mib $(SIZE_MIB))
+
+# install/remove's parsers in the unit tests (loader/tests/test_install_record.cpp).
+INSTALL_TEST_OBJS := $(addprefix loader/tools/,install_record.o boot_option.o run_program.o)
+$(HOST)/unit_tests: $(addprefix $(HOST)/,$(INSTALL_TEST_OBJS))
+$(ASAN)/unit_tests: $(addprefix $(ASAN)/,$(INSTALL_TEST_OBJS))
+$(addprefix $(ASAN)/,$(INSTALL_TEST_OBJS)): $(TOOL_HDRS)
