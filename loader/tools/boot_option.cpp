@@ -53,7 +53,7 @@ std::vector<BootOption> parse_boot_options(const std::string& listing) {
 
 std::string list_boot_options(std::vector<BootOption>* out) {
     ProgramResult r = run_program({"efibootmgr"});
-    if (!r.error.empty()) return r.error;
+    if (!r.error.empty()) return r.error + " (install efibootmgr, or give --no-nvram)";
     if (r.exit_code != 0) return "efibootmgr exited with " + std::to_string(r.exit_code);
     *out = parse_boot_options(r.out);
     return "";

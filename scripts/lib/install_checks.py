@@ -249,6 +249,13 @@ def check_refusals(report, rig):
     r = rig.install()
     report("refuse: a directory that is not the mount point, untouched",
            one_error_line(r, "nvram") and "mount point" in r.stderr and tree(rig.esp) == before, r.stderr)
+    os.rename(os.path.join(rig.bin, "efibootmgr"), os.path.join(rig.bin, "efibootmgr.off"))
+    env = dict(os.environ, PATH=rig.bin)  # no efibootmgr anywhere on PATH
+    r = subprocess.run([rig.khotool, "install", "--esp", rig.esp, "--loader", rig.loader, "--sysfs", rig.sysfs],
+                       capture_output=True, text=True, env=env)
+    report("refuse: no efibootmgr, one line naming it, untouched",
+           one_error_line(r, "nvram") and "efibootmgr" in r.stderr and tree(rig.esp) == before, r.stderr)
+    os.rename(os.path.join(rig.bin, "efibootmgr.off"), os.path.join(rig.bin, "efibootmgr"))
     r = rig.run("install", "--loader", rig.loader)
     report("refuse: install without --esp is a usage error", r.returncode == 2 and "--esp" in r.stderr, r.stderr)
     # A record edited to point outside the ESP must not make remove delete it.
