@@ -6,6 +6,7 @@
 #   make bench-boot  khoboot boot time over 10^2..10^6 preserved ranges in QEMU (long; not in test)
 #   make fuzz     libFuzzer targets for FUZZ_SECONDS each
 #   make install DESTDIR=...
+#   make deb      the Debian package; make image OUT=disk.img KERNEL=... (packaging/build.mk)
 # Each part of the tree contributes a build.mk fragment; this file only
 # holds the shared flags and the top-level targets.
 
@@ -103,6 +104,7 @@ ALL_TARGETS := $(HOST_TARGETS)
 -include handoff/build.mk
 -include loader/fuzz/build.mk
 -include scripts/linux/build.mk
+-include packaging/build.mk
 
 .PHONY: all host test unit-tests demo bench bench-boot fuzz install clean deps
 all: $(ALL_TARGETS)
@@ -125,9 +127,15 @@ demo: all
 
 install: all
 	@test -n "$(DESTDIR)" || { echo "make install: set DESTDIR" >&2; exit 2; }
-	install -D -m 0644 $(BUILD)/x86_64/khoboot.efi $(DESTDIR)/EFI/BOOT/BOOTX64.EFI
+	@# khoboot's own path on an ESP at DESTDIR, never the removable-media
+	@# fallback EFI/BOOT/BOOTX64.EFI another loader may own; the copy under
+	@# usr/lib is what 'khotool install --esp' puts on a mounted ESP.
+	install -D -m 0644 $(BUILD)/x86_64/khoboot.efi $(DESTDIR)/EFI/khoboot/khobootx64.efi
+	install -D -m 0644 $(BUILD)/x86_64/khoboot.efi $(DESTDIR)/usr/lib/khoboot/khobootx64.efi
 	install -D -m 0755 $(HOST)/khotool $(DESTDIR)/usr/bin/khotool
 	install -D -m 0644 $(BUILD)/x86_64/khoboot-handoff.bzImage $(DESTDIR)$(HANDOFF_INSTALL_PATH)
+	install -D -m 0644 packaging/man/khotool.1 $(DESTDIR)/usr/share/man/man1/khotool.1
+	install -D -m 0644 packaging/man/khoboot.7 $(DESTDIR)/usr/share/man/man7/khoboot.7
 
 clean:
 	rm -rf $(BUILD)

@@ -63,6 +63,7 @@ ALL_TARGETS += $(EFI_APP)
 ESP ?= $(BUILD)/esp
 .PHONY: esp
 esp: $(EFI_APP)
+	@test -n "$(KERNEL)" || { echo "make esp: error: set KERNEL=BZIMAGE (an ESP without a kernel cannot boot)" >&2; exit 2; }
 	scripts/make-esp --out $(ESP) --loader $(EFI_APP) \
 		$(if $(KERNEL),--kernel $(KERNEL)) $(if $(INITRD),--initrd $(INITRD)) \
 		$(if $(OPTIONS),--options "$(OPTIONS)")

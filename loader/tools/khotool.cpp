@@ -7,6 +7,7 @@
 #include "export.h"
 #include "inspect.h"
 #include "reboot.h"
+#include "install.h"
 #include "status.h"
 #include "synth.h"
 
@@ -28,6 +29,8 @@ constexpr Command kCommands[] = {
     {"synth", ::khotool_synth, "synthesise a KHO state as RAM blobs + descriptor"},
     {"status", kho::tools::khotool_status, "what the last boot through khoboot did (KhoBootStatus)"},
     {"reboot", kho::tools::khotool_reboot, "carry this kernel's KHO state and LUO sessions into khoboot"},
+    {"install", kho::tools::khotool_install, "put khoboot on an ESP and register a Boot#### option"},
+    {"remove", kho::tools::khotool_remove, "undo 'khotool install'"},
 };
 
 std::string usage_text() {

@@ -273,6 +273,9 @@ class Scenario:
     tags: tuple[str, ...] = DEFAULT_TAGS
     default: bool = True
     timeout: Optional[float] = None
+    # False: no vvfat ESP; the scenario attaches its own boot disk (a real
+    # FAT file system in a disk image) through Run.qemu_args.
+    vvfat: bool = True
 
     def protocol_lines(self, text: str) -> list[str]:
         """The protocol lines of a serial log, in order, without CR/LF."""

@@ -43,7 +43,7 @@ def com2_args(log: Path) -> list[str]:
     return ["-serial", f"file:{log}"]
 
 
-def command(esp: Path, vars_path: Path, serial_log: Path, debug_log: Path,
+def command(esp: Path | None, vars_path: Path, serial_log: Path, debug_log: Path,
             memory: str, reboot: bool, blobs: list[Blob], extra: list[str],
             firmware: str = "ovmf") -> list[str]:
     """firmware "ovmf": the UEFI machine every KHO scenario uses; "seabios":
@@ -58,8 +58,9 @@ def command(esp: Path, vars_path: Path, serial_log: Path, debug_log: Path,
         cmd += [
             "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
             "-drive", f"if=pflash,format=raw,unit=1,file={vars_path}",
-            "-drive", f"format=raw,file=fat:rw:{esp}",
         ]
+        if esp is not None:  # None: the caller's own boot disk is in `extra`
+            cmd += ["-drive", f"format=raw,file=fat:rw:{esp}"]
     cmd += [
         "-serial", f"file:{serial_log}",
         "-debugcon", f"file:{debug_log}", "-global", "isa-debugcon.iobase=0x402",

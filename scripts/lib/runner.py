@@ -171,8 +171,9 @@ class Executor:
             t = time.monotonic()
             s.prepare(ctx)
             self.note(f"{s.name}: prepared in {time.monotonic() - t:.1f}s")
-        esp = work / "esp"
-        esp_mod.build_esp(self.root, esp, s.loader, s.entries, s.esp_files)
+        esp = work / "esp" if s.vvfat else None
+        if esp:
+            esp_mod.build_esp(self.root, esp, s.loader, s.entries, s.esp_files)
         for i, r in enumerate(s.runs, 1):
             if s.timeout is not None and time.monotonic() - start > s.timeout:
                 raise ScenarioError(f"scenario time limit {s.timeout:.0f}s exceeded before run {i}")
@@ -183,7 +184,7 @@ class Executor:
                 raise ScenarioError(where + why)
         return Outcome(s.name, "PASS")
 
-    def _run(self, ctx: Context, esp: Path, r: Run, i: int,
+    def _run(self, ctx: Context, esp: Path | None, r: Run, i: int,
              scope: reaper.Scope) -> tuple[qemu.RunResult, list[str]]:
         """One QEMU process: its before hook (which may start watchers),
         QEMU until it ends, then the watchers joined; (result, protocol lines)."""
