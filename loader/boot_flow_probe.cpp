@@ -127,14 +127,11 @@ Status BootFlow::probe_fill_and_record(RangeSet& filled, uint64_t salt) {
     KHO_TRY(fw_.memory_map(c_.map_buf, sizeof(c_.map_buf), &map));
     KHO_TRY(fw_.ram().load(map.view));
     for (const Range& r : filled) {
-        // Chunks: the writable view is per RAM range of the map.
-        for (uint64_t a = r.start; a < r.end;) {
-            uint64_t n = r.end - a < (2ull << 20) ? r.end - a : (2ull << 20);
-            uint8_t* p = fw_.ram().writable(a, n);
-            if (!p) return Status::error(Err::Io, "probe: 0x%llx-0x%llx not writable", (unsigned long long)a,
-                                         (unsigned long long)(a + n));
-            probe_fill(p, a, n, salt);
-            a += n;
+        // Page by page: a view never spans two pieces of RAM.
+        for (uint64_t a = r.start; a < r.end; a += abi::kPageSize) {
+            uint8_t* p = fw_.ram().writable(a, abi::kPageSize);
+            if (!p) return Status::error(Err::Io, "probe: page 0x%llx not writable", (unsigned long long)a);
+            probe_fill(p, a, abi::kPageSize, salt);
         }
     }
     size_t len = 0;
