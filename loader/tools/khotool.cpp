@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "export.h"
 #include "inspect.h"
+#include "probe.h"
 #include "status.h"
 #include "synth.h"
 
@@ -26,6 +27,7 @@ constexpr Command kCommands[] = {
     {"export", kho::tools::khotool_export, "hand this kernel's live KHO state to the firmware path"},
     {"synth", ::khotool_synth, "synthesise a KHO state as RAM blobs + descriptor"},
     {"status", kho::tools::khotool_status, "what the last boot through khoboot did (KhoBootStatus)"},
+    {"probe", kho::tools::khotool_probe, "RAM-retention probe: arm it, report what the firmware rewrote"},
 };
 
 std::string usage_text() {
