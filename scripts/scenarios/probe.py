@@ -44,8 +44,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib import inject, ovmf_vars, reaper  # noqa: E402
-from lib.bootchain import (Blob, Custom, Entry, EspFile, InOrder, Line, NoLine, Run,  # noqa: E402
-                           Scenario)
+from lib.bootchain import (Blob, Custom, Entry, EspFile, InOrder, Line, NoLine, Requirement,  # noqa: E402
+                           Run, Scenario)
 from lib.qmp import QmpClient  # noqa: E402
 from lib.tk_cmdline import tk_options  # noqa: E402
 from scenarios.synth_states import DESCRIPTOR_GUID, DESCRIPTOR_VARIABLE, REQUIRES, TK  # noqa: E402
@@ -337,6 +337,82 @@ def prepare_clobbered(ctx):
     run.before = inject_vars
 
 
+# --- probe-os: khotool in the booted OS ----------------------------------------------------
+
+OS_INIT = r"""#!/bin/busybox sh
+/bin/busybox mkdir -p /bin /proc /sys /dev
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+for m in /lib/modules/*.ko; do [ -f "$m" ] && insmod "$m" 2>/dev/null; done
+mkdir -p /sys/firmware/efi/efivars
+mount -t efivarfs efivarfs /sys/firmware/efi/efivars
+if [ -e /sys/firmware/efi/efivars/KhoProbeResult-GUID ]; then
+  echo "PROBE: report $(/khotool probe report --json 2>&1 | tr -d '\n')"
+  /khotool probe report 2>&1 | sed 's/^/PROBE: text /'
+  echo "PROBE: done"
+  sync
+  poweroff -f
+else
+  echo "PROBE: arm rc=$(/khotool probe arm >/dev/null 2>&1; echo $?)"
+  sync
+  reboot -f
+fi
+"""
+
+
+def cpio(files: list[tuple[str, int, bytes]]) -> bytes:
+    """newc archive (Linux Documentation/driver-api/early-userspace/
+    buffer-format.rst) of (name, mode, data), then the trailer."""
+    out = bytearray()
+    for ino, (name, mode, data) in enumerate(files + [("TRAILER!!!", 0, b"")], 1):
+        nb = name.encode() + b"\0"
+        fields = (ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(nb), 0)
+        out.extend(b"070701" + "".join(f"{v:08x}" for v in fields).encode() + nb)
+        out.extend(b"\0" * (-(110 + len(nb)) % 4))
+        out.extend(data + b"\0" * (-len(data) % 4))
+    return bytes(out)
+
+
+def prepare_os(ctx):
+    from scenarios.stock_linux import _prepare
+    _prepare(ctx, False)   # Debian's kernel and the probe initramfs (busybox, efivarfs.ko)
+    tool = ctx.root / "build/host/khotool-static"
+    init = OS_INIT.replace("GUID", str(DESCRIPTOR_GUID))
+    extra = ctx.workdir / "probe-os.cpio"
+    extra.write_bytes(cpio([("init", 0o100755, init.encode()), ("khotool", 0o100755, tool.read_bytes())]))
+    for e in ctx.scenario.entries:
+        e.initrd = e.initrd + [str(extra)]
+
+
+def report_matches_serial(lines):
+    """khotool probe report --json in the OS against khoboot's own serial
+    lines of the check (two paths: efivarfs and the UART)."""
+    rep = [l for l in lines if l.startswith("PROBE: report ")]
+    if not rep:
+        return "no 'PROBE: report' line"
+    try:
+        r = json.loads(rep[-1][len("PROBE: report "):])
+    except ValueError as e:
+        return f"report is not JSON ({e}): {rep[-1][:200]}"
+    serial = [tuple(re.fullmatch(r"KHOBOOT: probe changed 0x(\w+)-0x(\w+) owner=(\S+)", l).groups())
+              for l in lines if l.startswith("KHOBOOT: probe changed ")]
+    serial = [(int(a, 16), int(b, 16), o) for a, b, o in serial]
+    res = re.fullmatch(r"KHOBOOT: probe result filled=(\d+) ranges=(\d+) changed=(\d+) "
+                       r"changed-ranges=(\d+) listed=(\d+)",
+                       next(l for l in lines if l.startswith("KHOBOOT: probe result ")))
+    got = [(x["start"], x["end"], x["owner"]) for x in r["ranges"]]
+    if got != serial:
+        return f"report ranges {got[:3]}... != serial {serial[:3]}..."
+    if (r["filled_bytes"], r["filled_ranges"], r["changed_bytes"], r["changed_ranges"]) != \
+            tuple(int(res.group(i)) for i in (1, 2, 3, 4)):
+        return f"report totals {r} != {res.group(0)}"
+    if not got:
+        return "the report lists no changed range"
+    return None
+
+
 SCENARIOS = [
     Scenario(
         name="probe-ovmf",
@@ -358,6 +434,29 @@ SCENARIOS = [
                      r"KHOBOOT: boot entry=tk mode=cold .*",
                      r"TEST_KERNEL: result pass"]),
             NoLine(r"KHOBOOT: (error|warn probe) .*"),
+        ])],
+    ),
+    Scenario(
+        name="probe-os",
+        description="khotool probe arm in Debian's stock kernel, reboot; khoboot arms, resets warm, "
+                    "checks; khotool probe report --json in the next Linux lists what khoboot's serial "
+                    "lines say changed",
+        requires=REQUIRES + [Requirement("build/host/khotool-static", "scripts/linux/build.mk")],
+        entries=[Entry("debian", linux="(set by prepare)", options="console=ttyS0 panic=-1")],
+        prepare=prepare_os,
+        tags=("KHOBOOT", "PROBE"),
+        timeout=600,
+        runs=[Run(memory=MEMORY, timeout=540, expect_exit=0, checks=[
+            InOrder([r"PROBE: arm rc=0",
+                     r"KHOBOOT: probe armed ranges=\d+ bytes=\d+ salt=0x[0-9a-f]+",
+                     r"KHOBOOT: probe reset warm",
+                     r"KHOBOOT: probe check .*",
+                     r"KHOBOOT: probe result .*",
+                     r"KHOBOOT: boot entry=debian mode=cold .*",
+                     r"PROBE: report .*",
+                     r"PROBE: done"]),
+            NoLine(r"KHOBOOT: (error|warn probe) .*"),
+            Custom(report_matches_serial, "khotool probe report in the OS = khoboot's serial lines"),
         ])],
     ),
     Scenario(
