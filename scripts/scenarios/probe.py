@@ -36,6 +36,7 @@ import json
 import mmap
 import re
 import struct
+import subprocess
 import sys
 import time
 import uuid
@@ -45,7 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib import inject, ovmf_vars, reaper  # noqa: E402
 from lib.bootchain import (Blob, Custom, Entry, EspFile, InOrder, Line, NoLine, Requirement,  # noqa: E402
-                           Run, Scenario)
+                           Run, Scenario, ScenarioSkip)
 from lib.qmp import QmpClient  # noqa: E402
 from lib.tk_cmdline import tk_options  # noqa: E402
 from scenarios.synth_states import DESCRIPTOR_GUID, DESCRIPTOR_VARIABLE, REQUIRES, TK  # noqa: E402
@@ -286,6 +287,7 @@ def probe_agrees(ctx, watch: ProbeWatch) -> Custom:
         summary = {"filled": filled, "salt": salt, "probe": result["ranges"], "qmp_inside": qmp_ranges,
                    "qmp_outside": coalesce(outside), "reset_to_check_s": v["reset_to_check_s"]}
         (ctx.root / "build" / "probe-ovmf.json").write_text(json.dumps(summary, indent=1) + "\n")
+        ctx.data["probe"] = {"filled": filled, "ranges": probe_ranges}
         print("  probe vs QMP, inside the filled ranges:\n    " + "\n    ".join(table), flush=True)
         print(f"  QMP outside the filled ranges (not probed): "
               f"{', '.join(f'{s:#x}-{e:#x}' for s, e in coalesce(outside))}", flush=True)
@@ -306,6 +308,49 @@ def prepare_ovmf(ctx):
     ctx.scenario.esp_files.append(EspFile(str(conf), "/loader/loader.conf"))
     watch = ProbeWatch(ctx, ctx.scenario.runs[0])
     ctx.scenario.runs[0].checks.append(probe_agrees(ctx, watch))
+
+
+def linux_measure_agrees(ctx) -> Custom:
+    """scripts/measure-ovmf-ram itself (KHO Linux fills free RAM, QMP dumps
+    at the reset and at khoboot's first line), another QEMU run with the
+    same -m: its changed pages inside the probe's filled ranges must be the
+    probe's ranges. Its fill covers more (Linux frees the firmware's
+    boot-services memory), so only the filled ranges are compared."""
+    def fn(_lines):
+        if "probe" not in ctx.data:
+            return "no probe result to compare (the probe check failed)"
+        out = ctx.workdir / "measure.json"
+        ctx.run(["scripts/measure-ovmf-ram", "--memory", MEMORY, "--json", str(out)], timeout=1200)
+        m = json.loads(out.read_text())
+        inside = []
+        for r in m["ranges"]:
+            s, e = int(r["start"], 16), int(r["end"], 16)
+            for fs, fe in ctx.data["probe"]["filled"]:
+                if max(s, fs) < min(e, fe):
+                    inside.append([max(s, fs), min(e, fe)])
+        inside.sort()
+        merged: list[list[int]] = []
+        for s, e in inside:
+            if merged and merged[-1][1] == s:
+                merged[-1][1] = e
+            else:
+                merged.append([s, e])
+        print(f"  measure-ovmf-ram -m {MEMORY} inside the filled ranges: "
+              f"{', '.join(f'{s:#x}-{e:#x}' for s, e in merged)}", flush=True)
+        if merged != ctx.data["probe"]["ranges"]:
+            return (f"measure-ovmf-ram {[(hex(s), hex(e)) for s, e in merged]} != probe "
+                    f"{[(hex(s), hex(e)) for s, e in ctx.data['probe']['ranges']]}")
+        return None
+    return Custom(fn, "probe agrees with scripts/measure-ovmf-ram (Linux fill) range for range")
+
+
+def prepare_linux_measure(ctx):
+    status = subprocess.run([str(ctx.root / "scripts/build-linux-kho"), "--status"], capture_output=True,
+                            text=True).stdout
+    if not status.startswith("cached"):   # measure-ovmf-ram would build it: not here
+        raise ScenarioSkip(f"no KHO Linux kernel in the cache ({status.strip()[:80]})")
+    prepare_ovmf(ctx)
+    ctx.scenario.runs[0].checks.append(linux_measure_agrees(ctx))
 
 
 # --- probe-clobbered ----------------------------------------------------------------
@@ -433,6 +478,22 @@ SCENARIOS = [
                      r"KHOBOOT: phase probe .*",
                      r"KHOBOOT: boot entry=tk mode=cold .*",
                      r"TEST_KERNEL: result pass"]),
+            NoLine(r"KHOBOOT: (error|warn probe) .*"),
+        ])],
+    ),
+    Scenario(
+        name="probe-vs-measure-ovmf-ram",
+        description="probe-ovmf, then scripts/measure-ovmf-ram with the KHO Linux and the same -m "
+                    "in another QEMU run: inside the probe's filled ranges both find the same ranges "
+                    "(about 3 minutes more; needs scripts/build-linux-kho's kernel)",
+        requires=REQUIRES + [Requirement("build/host/khotool-static", "scripts/linux/build.mk"),
+                             Requirement("build/host/linux-chain-init", "scripts/linux/build.mk")],
+        entries=[Entry("tk", linux=TK, title="test_kernel", options=tk_options("n"))],
+        prepare=prepare_linux_measure,
+        default=False,
+        timeout=1800,
+        runs=[Run(memory=MEMORY, timeout=540, checks=[
+            Line(r"KHOBOOT: probe result .*"),
             NoLine(r"KHOBOOT: (error|warn probe) .*"),
         ])],
     ),
