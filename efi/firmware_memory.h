@@ -47,6 +47,17 @@ private:
     kho::RangeSet ram_;
 };
 
+// All of physical memory through the identity map (page 0 excepted, a
+// null pointer here), for the RAM-retention probe's check only.
+class IdentityMem final : public kho::PhysMem {
+public:
+    const uint8_t* view(uint64_t addr, uint64_t len) const override {
+        if (addr < 4096 || len == 0 || addr + len < addr) return nullptr;
+        return reinterpret_cast<const uint8_t*>(static_cast<uintptr_t>(addr));
+    }
+    bool is_ram(uint64_t addr, uint64_t len) const override { return view(addr, len) != nullptr; }
+};
+
 // AllocatePages(AllocateAddress) of [start, end) as `efi_type`.
 kho::Status allocate_at(uint64_t start, uint64_t end, uint32_t efi_type);
 void free_at(uint64_t start, uint64_t end);

@@ -2,6 +2,7 @@
 
 #include "../abi/boot_record.h"
 #include "../abi/handover_descriptor.h"
+#include "../abi/ram_probe.h"
 #include "uefi.h"
 
 namespace khoefi {
@@ -46,7 +47,11 @@ Variable g_variables[] = {
     {kho::abi::kManifestVariable, Err::Integrity, 0},
     {rec::kAttemptVariable, Err::Io, 0},
     {rec::kStatusVariable, Err::Io, 0},
+    {kho::abi::probe::kRequestVariable, Err::Io, 0},
+    {kho::abi::probe::kArmedVariable, Err::Io, 0},
+    {kho::abi::probe::kResultVariable, Err::Io, 0},
 };
+static_assert(sizeof(g_variables) / sizeof(g_variables[0]) == kho::kKhoVariableCount);
 
 Variable& variable(KhoVariable v) { return g_variables[static_cast<size_t>(v)]; }
 

@@ -53,6 +53,11 @@ Status UefiFirmware::allocate_at(uint64_t start, uint64_t end, uint32_t efi_type
 void UefiFirmware::free_at(uint64_t start, uint64_t end) { khoefi::free_at(start, end); }
 Status UefiFirmware::allocate_pool(size_t bytes, void** out) { return khoefi::allocate_pool(bytes, out); }
 
+Status UefiFirmware::reset_warm() {
+    g_st->RuntimeServices->ResetSystem(EfiResetWarm, EFI_SUCCESS, 0, nullptr);
+    return Status::error(kho::Err::Io, "ResetSystem(EfiResetWarm) returned");
+}
+
 Status UefiFirmware::read_variable(kho::KhoVariable v, void* buf, size_t capacity, size_t* len,
                                    bool* found) {
     return khoefi::read_variable(v, buf, capacity, len, found);

@@ -16,6 +16,8 @@ public:
     void free_at(uint64_t start, uint64_t end) override;
     kho::Status allocate_pool(size_t bytes, void** out) override;
     kho::FirmwareRam& ram() override { return ram_; }
+    const kho::PhysMem& physical() override { return identity_; }
+    kho::Status reset_warm() override;
 
     kho::Status read_variable(kho::KhoVariable v, void* buf, size_t capacity, size_t* len,
                               bool* found) override;
@@ -45,6 +47,7 @@ public:
 
 private:
     EfiPhysMem ram_;
+    IdentityMem identity_;
 };
 
 }  // namespace khoefi

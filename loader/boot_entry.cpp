@@ -346,6 +346,9 @@ Status parse_loader_conf(const char* file, const char* text, size_t len, LoaderC
             if (out->uart.kind != UartKind::None) return bad(at, "khoboot-uart given twice:", v, vn);
             Status s = parse_uart_spec(v, vn, &out->uart);
             if (!s) return bad(at, s.message(), v, vn);
+        } else if (str_eq(k, kn, "khoboot-probe")) {
+            Status s = parse_probe_mode(v, vn, &out->probe);
+            if (!s) return bad(at, s.message(), v, vn);
         } else if (systemd_boot_only_key(k, kn)) {
             warn(warnings, at, "systemd-boot key '%s' not acted on by khoboot, ignored", k, kn);
         } else {

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "../abi/kho_scratch.h"
 #include "consoles.h"
+#include "ram_probe.h"
 #include "status.h"
 
 namespace kho {
@@ -90,6 +91,8 @@ struct LoaderConf {
     // `khoboot-uart`: a UART khoboot writes its lines to besides COM1
     // (loader/consoles.h has the syntax); kind None when not given.
     UartConfig uart;
+    // `khoboot-probe off|once`: the RAM-retention probe (loader/ram_probe.h).
+    ProbeMode probe;
 };
 
 // Receives non-fatal diagnostics (unknown or ignored keys).

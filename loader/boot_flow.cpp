@@ -293,12 +293,16 @@ void BootFlow::static_state() {
 BootVerdict BootFlow::run() {
     phase_ = facts_.entry_time;
     arm_watchdog(kWatchdogSeconds, "boot");
+    // Before anything allocates: a probe armed last boot compares now.
+    probe_check();
+    read_probe_result();
     read_descriptor();
     read_manifest_variable();
     Status s = read_config();
     if (!s) return fail(s, HaltReason::Config);
     phase_ = mark_phase("config", phase_);
     static_state();
+    probe_arm_if_asked();
     verify();
     return boot();
 }

@@ -48,6 +48,7 @@
 #include "loader_limits.h"
 #include "memory_plan.h"
 #include "protected_set.h"
+#include "ram_probe.h"
 #include "range_set.h"
 
 namespace kho {
@@ -120,6 +121,13 @@ struct BootContext {
     alignas(8) uint8_t memblock_fdt[64 * 1024];
     ReserveMemRegion regions[8];
     char status_text[abi::boot_record::kStatusMaxBytes];
+    // The RAM-retention probe (boot_flow_probe.cpp): its variables' bytes,
+    // the ranges an arm fills, the result a check finds or the last one.
+    alignas(8) uint8_t probe_var[abi::probe::kMaxArmedBytes > abi::probe::kMaxResultBytes
+                                     ? abi::probe::kMaxArmedBytes
+                                     : abi::probe::kMaxResultBytes];
+    Range probe_filled[abi::probe::kMaxFilledRanges];
+    ProbeResult probe_result;
 };
 
 // Storage whose size follows the firmware's memory map: the map itself,
@@ -259,6 +267,14 @@ private:
     Status manifest_readable() const;
     void verify();
 
+    // boot_flow_probe.cpp: the RAM-retention probe
+    void probe_check();
+    void read_probe_result();
+    void probe_arm_if_asked();
+    Status probe_allocate(RangeSet& filled);
+    Status probe_fill_and_record(RangeSet& filled, uint64_t salt);
+    void probe_release(const RangeSet& filled);
+
     // boot_flow_bli.cpp
     void read_os_choice(const char* const* ids, size_t count);
     void write_bli_string(const char* name, const char* value, size_t* failed);
@@ -325,6 +341,8 @@ private:
     bool one_shot_ = false;         // LoaderEntryOneShot chose the entry: no menu
     char one_shot_id_[BootEntry::kIdSize] = {};
     char os_default_id_[BootEntry::kIdSize] = {};
+    bool probe_result_ = false;     // c_.probe_result holds a result (clobbered ranges)
+    bool probe_requested_ = false;  // KhoProbeRequest exists
     size_t conflicts_shown_ = 0;  // entries of c_.conflicts the last plan filled
     uint64_t phase_ = 0;
     LoadedImages images_{};

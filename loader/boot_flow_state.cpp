@@ -154,6 +154,9 @@ Status BootFlow::protect_state(const HandoverDescriptor& d) {
     ProtectStats stats;
     KHO_TRY(collect_exact(options, ranges_seen, &stats));
     kho_.metadata_bytes = stats.metadata_bytes;
+    // RAM this firmware rewrote across the probe's warm reset: the state
+    // there is not what its producer left (the refusal keeps it protected).
+    if (probe_result_) KHO_TRY(probe_clobber_verdict(c_.probe_result, protect_));
     log("kho found compatible=%s fdt=0x%llx blocks=%llu metadata=%llu subnodes=%zu ranges=%zu "
         "bytes=%llu scratch=%zu",
         c_.state.compatible, (unsigned long long)d.fdt_addr, (unsigned long long)stats.blocks,

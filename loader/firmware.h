@@ -14,8 +14,11 @@
 
 namespace kho {
 
-// khoboot's UEFI variables (abi/khoboot_vendor.h names them).
-enum class KhoVariable : uint8_t { Descriptor, Manifest, Attempt, Status };
+// khoboot's UEFI variables (abi/khoboot_vendor.h, abi/ram_probe.h name them).
+enum class KhoVariable : uint8_t {
+    Descriptor, Manifest, Attempt, Status, ProbeRequest, ProbeArmed, ProbeResult
+};
+inline constexpr size_t kKhoVariableCount = 7;
 
 struct MemoryMapSnapshot {
     FirmwareMemoryMap view{};
@@ -54,6 +57,14 @@ public:
     // there is none): before that, pool memory could land on it.
     virtual Status allocate_pool(size_t bytes, void** out) = 0;
     virtual FirmwareRam& ram() = 0;
+    // Physical memory as the CPU reads it through the firmware's identity
+    // map (UEFI 2.10 section 2.3.4), whatever owns it now: only the
+    // RAM-retention probe's check reads memory it does not own (pages it
+    // filled a boot ago), and it only reads.
+    virtual const PhysMem& physical() = 0;
+    // ResetSystem(EfiResetWarm): RAM is kept as far as the platform keeps
+    // it. Returns only when the reset could not be made.
+    virtual Status reset_warm() = 0;
 
     // --- khoboot's variables; *found = false (and ok) when absent ---
     virtual Status read_variable(KhoVariable v, void* buf, size_t capacity, size_t* len,

@@ -35,8 +35,9 @@ constexpr ErrKind kKinds[] = {
     {Err::Io, "io", "a firmware call or file access failed"},
     {Err::Integrity, "kho-integrity", "preserved bytes differ from the producer's manifest"},
     {Err::AttemptFailed, "kho-attempt-failed", "an earlier boot of this state never reached its kernel"},
+    {Err::Clobbered, "kho-clobbered", "preserved memory where the RAM-retention probe saw the firmware rewrite RAM across a warm reset"},
 };
-static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == size_t(Err::AttemptFailed) + 1,
+static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == size_t(Err::Clobbered) + 1,
               "every Err has a kind");
 
 const ErrKind* kind_of(Err e) {

@@ -166,6 +166,12 @@ Status FakeFirmware::write_variable(kho::KhoVariable v, const void* data, size_t
     return Status::ok();
 }
 
+Status FakeFirmware::reset_warm() {
+    warm_resets++;
+    if (on_warm_reset) on_warm_reset(*this);
+    return Status::error(Err::Io, "ResetSystem(EfiResetWarm) returned (model firmware)");
+}
+
 Status FakeFirmware::delete_variable(kho::KhoVariable v) {
     vars_[size_t(v)].reset();
     return Status::ok();

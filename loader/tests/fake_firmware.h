@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,7 +39,7 @@ public:
     FakePhysMem& mem() { return mem_; }
 
     std::optional<std::vector<uint8_t>>& variable(kho::KhoVariable v) { return vars_[size_t(v)]; }
-    bool fail_writes[4] = {};  // per KhoVariable: SetVariable fails
+    bool fail_writes[kho::kKhoVariableCount] = {};  // per KhoVariable: SetVariable fails
     std::map<std::string, std::vector<uint8_t>> files;
     std::set<std::string> fail_reads;  // read_file() of these fails (a bad sector)
     // The Boot Loader Interface variables by name (systemd's vendor GUID).
@@ -61,6 +62,15 @@ public:
     void free_at(uint64_t start, uint64_t end) override;
     kho::Status allocate_pool(size_t bytes, void** out) override;
     kho::FirmwareRam& ram() override { return ram_; }
+    // Every backed byte, whatever the map says owns it.
+    const kho::PhysMem& physical() override { return mem_; }
+    // Records the request and fails, as a firmware whose ResetSystem
+    // returns: the flow goes on, and a test reads what it left behind.
+    kho::Status reset_warm() override;
+    size_t warm_resets = 0;
+    // Called by reset_warm() before it fails: a test looks at RAM and the
+    // variables as a real reset would leave them to the next boot.
+    std::function<void(FakeFirmware&)> on_warm_reset;
     kho::Status read_variable(kho::KhoVariable v, void* buf, size_t capacity, size_t* len,
                               bool* found) override;
     kho::Status write_variable(kho::KhoVariable v, const void* data, size_t len) override;
@@ -106,7 +116,7 @@ private:
     std::vector<Segment> segments_;  // sorted, disjoint, covering RAM
     FakePhysMem mem_;
     Ram ram_{*this};
-    std::array<std::optional<std::vector<uint8_t>>, 4> vars_;
+    std::array<std::optional<std::vector<uint8_t>>, kho::kKhoVariableCount> vars_;
     std::vector<std::unique_ptr<uint8_t[]>> pools_;
     uint64_t clock_ = 0;
 };

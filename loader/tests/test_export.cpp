@@ -13,6 +13,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <algorithm>
 #include <cctype>
@@ -26,6 +27,7 @@
 #include "loader/crc32.h"
 #include "loader/handover_descriptor.h"
 #include "loader/integrity_manifest.h"
+#include "loader/ram_probe.h"
 #include "loader/tests/fake_phys_mem.h"
 #include "loader/tools/export.h"
 
@@ -450,6 +452,38 @@ TEST_F(ExportCommand, WritesDescriptorAndManifestVariables) {
     kho::ManifestView view;
     ASSERT_TRUE(kho::parse_manifest(aligned.data(), manifest.size() - 4, &view));
     EXPECT_TRUE(kho::verify_manifest(mem, view, kho::VerifyLevel::Full, nullptr));
+}
+
+// A probe result (KhoProbeResult, abi/ram_probe.h) naming RAM the
+// firmware rewrote: a state there is still exported (the OS may know
+// better) but with one warning line naming the parts khoboot will refuse.
+std::string probe_result_var(std::vector<kho::abi::probe::ChangedRange> ranges) {
+    auto r = std::make_unique<kho::ProbeResult>();
+    for (const auto& c : ranges) r->changes[r->count++] = c;
+    r->total = r->count;
+    std::vector<uint8_t> bytes(kho::abi::probe::kMaxResultBytes);
+    size_t len = 0;
+    EXPECT_TRUE(kho::encode_probe_result(*r, bytes.data(), bytes.size(), &len));
+    return std::string("\x07\0\0\0", 4) + std::string(bytes.begin(), bytes.begin() + len);
+}
+
+TEST_F(ExportCommand, StateInKnownClobberedRamIsExportedWithOneWarning) {
+    // The root FDT page of the vector (0x2a1000), and RAM above the state.
+    write(var("KhoProbeResult"), probe_result_var({{v.fdt, v.fdt + 0x1000, 7, 0}, {0x7e000000, 0x7e400000, 4, 0}}));
+    std::string out, err;
+    ASSERT_EQ(run({}, &out, &err), 0) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_EQ(err.rfind("khotool: warning: the state lies in RAM this firmware rewrote", 0), 0u) << err;
+    EXPECT_NE(err.find("0x2a1000-0x2a2000"), std::string::npos) << err;
+    EXPECT_NE(err.find("kho-clobbered"), std::string::npos) << err;
+    EXPECT_EQ(access(var("KhoHandover").c_str(), F_OK), 0);
+}
+
+TEST_F(ExportCommand, ProbeResultElsewhereSaysNothing) {
+    write(var("KhoProbeResult"), probe_result_var({{0x7e000000, 0x7e400000, 7, 0}}));
+    std::string out, err;
+    ASSERT_EQ(run({}, &out, &err), 0) << err;
+    EXPECT_TRUE(err.empty()) << err;
 }
 
 TEST_F(ExportCommand, DryRunWritesNothing) {

@@ -115,7 +115,7 @@ TEST(StatusMessage, LongMessagesAreTruncatedSafely) {
 }
 
 TEST(StatusMessage, EveryErrorHasAName) {
-    for (int e = 0; e <= int(kho::Err::AttemptFailed); ++e) {
+    for (int e = 0; e <= int(kho::Err::Clobbered); ++e) {
         const char* n = kho::err_name(kho::Err(e));
         ASSERT_NE(n, nullptr) << e;
         EXPECT_GT(strlen(n), 0u) << e;
@@ -135,7 +135,7 @@ TEST(StatusMessage, ProtocolNamesArePinned) {
         {kho::Err::BadImage, "image"},           {kho::Err::BadDescriptor, "descriptor"},
         {kho::Err::BadEntry, "entry"},           {kho::Err::Stale, "kho-stale"},
         {kho::Err::Io, "io"},                    {kho::Err::Integrity, "kho-integrity"},
-        {kho::Err::AttemptFailed, "kho-attempt-failed"},
+        {kho::Err::AttemptFailed, "kho-attempt-failed"}, {kho::Err::Clobbered, "kho-clobbered"},
     };
     for (const auto& [code, name] : pinned) {
         EXPECT_STREQ(kho::err_name(code), name);

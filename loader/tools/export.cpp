@@ -4,11 +4,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "abi/khoboot_vendor.h"
 #include "cli.h"
+#include "probe.h"
 
 namespace kho::tools {
 namespace {
@@ -166,6 +168,38 @@ void print_result(const Options& o, const LinuxView& v, const ExportPlan& plan) 
                     plan.data_entries, kManifestBudget);
 }
 
+// A state lying where the last RAM-retention probe saw the firmware
+// rewrite RAM will be refused by khoboot (kho-clobbered): one warning line
+// naming those parts, before anything is written.
+void warn_clobbered(const Options& o, const ExportPlan& plan) {
+    auto r = std::make_unique<ProbeResult>();
+    bool found = false;
+    std::string err = read_probe_result(o.efivars, r.get(), &found);
+    if (!found) return;
+    if (!err.empty()) {
+        std::fprintf(stderr, "khotool: note: probe result ignored: %s\n", err.c_str());
+        return;
+    }
+    std::vector<Range> storage(plan.protect.size() + 1);
+    RangeSet state(storage.data(), storage.size());
+    for (const Range& x : plan.protect) (void)state.add(x);
+    state.normalize();
+    Range parts[8];
+    size_t n = probe_clobbered(*r, state, parts, nullptr, 8);
+    if (!n) return;
+    std::string list;
+    for (size_t i = 0; i < n && i < 8; i++) {
+        char b[48];
+        std::snprintf(b, sizeof(b), "%s0x%llx-0x%llx", i ? ", " : "", (unsigned long long)parts[i].start,
+                      (unsigned long long)parts[i].end);
+        list += b;
+    }
+    if (n > 8) list += ", ... (" + std::to_string(n) + " in all)";
+    std::fprintf(stderr,
+                 "khotool: warning: the state lies in RAM this firmware rewrote across the probe's warm reset "
+                 "(KhoProbeResult): %s; khoboot will refuse it (kho-clobbered)\n", list.c_str());
+}
+
 // Finds and checks the state; prints the error line itself on failure.
 bool plan_state(const Options& o, const LinuxView& v, ExportPlan* plan) {
     DevMem mem;
@@ -203,6 +237,7 @@ int khotool_export(int argc, char** argv) {
     if (!read_linux_view(o, &view, &rc)) return rc;
     ExportPlan plan;
     if (!plan_state(o, view, &plan)) return 1;
+    warn_clobbered(o, plan);
     if (!o.dry_run) {
         std::string err = write_variables(plan, desc_var, manifest_var);
         if (!err.empty()) return fail_io(err);

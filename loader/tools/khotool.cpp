@@ -8,6 +8,7 @@
 #include "inspect.h"
 #include "reboot.h"
 #include "install.h"
+#include "probe.h"
 #include "status.h"
 #include "synth.h"
 
@@ -31,6 +32,7 @@ constexpr Command kCommands[] = {
     {"reboot", kho::tools::khotool_reboot, "carry this kernel's KHO state and LUO sessions into khoboot"},
     {"install", kho::tools::khotool_install, "put khoboot on an ESP and register a Boot#### option"},
     {"remove", kho::tools::khotool_remove, "undo 'khotool install'"},
+    {"probe", kho::tools::khotool_probe, "RAM-retention probe: arm it, report what the firmware rewrote"},
 };
 
 std::string usage_text() {
