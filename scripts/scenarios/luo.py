@@ -97,20 +97,23 @@ def _at(times: list, pattern: str, after: float = -1.0) -> float | None:
 def blackout(lines: list[str], times: list) -> str | None:
     """Prints the blackout of a live update through the firmware, from the
     runner's clock on the serial lines (0.2 s resolution) and khoboot's own
-    entry-to-jump time: stage 1 done -> stage 2 start, split into kernel
-    shutdown + handoff image, firmware, khoboot and Linux B's boot."""
-    t0 = _at(times, r"LUO_CHAIN: (stage1 done|reboot) ")
+    entry-to-jump time: `khotool reboot` started (stage 1 is done) -> stage
+    2 starts, split into khotool's checks, kernel shutdown + kexec, the
+    handoff image, the firmware, khoboot and Linux B's boot."""
+    t0 = _at(times, r"LUO_CHAIN: reboot ")
+    t_kexec = _at(times, r"reboot: kexec into the handoff image")
     t_ho = _at(times, r"KHOBOOT_HANDOFF: start ")
     t_reset = _at(times, r"KHOBOOT_HANDOFF: reset warm")
     t_kb = _at(times, r"KHOBOOT: start ", after=t_reset or 0)
     t_jump = _at(times, r"KHOBOOT: jump ", after=t_kb or 0)
     t2 = _at(times, r"LUO_CHAIN: stage2 begin ")
-    if None in (t0, t_ho, t_reset, t_kb, t_jump, t2):
+    if None in (t0, t_kexec, t_ho, t_reset, t_kb, t_jump, t2):
         return None  # the chain checks say what is missing
     jump = [l for l in lines if l.startswith("KHOBOOT: jump ")]
     us = re.search(r"\bus=(\d+)", jump[-1]) if jump else None
     kb = f"{int(us.group(1)) / 1e6:.2f}" if us else f"{t_jump - t_kb:.1f}"
-    print(f"  luo blackout {t2 - t0:.1f} s: kernel shutdown + kexec {t_ho - t0:.1f} s, handoff "
+    print(f"  luo blackout {t2 - t0:.1f} s: khotool reboot checks {t_kexec - t0:.1f} s, kernel shutdown + "
+          f"kexec {t_ho - t_kexec:.1f} s, handoff "
           f"{t_reset - t_ho:.1f} s, firmware {t_kb - t_reset:.1f} s, khoboot {kb} s (entry to jump), "
           f"Linux B to stage 2 {t2 - t_jump:.1f} s", flush=True)
     return None
