@@ -24,15 +24,21 @@ selftest_scenario().
 """
 from __future__ import annotations
 
+import json
 import re
+import struct
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lib.bootchain import (Count, Entry, InOrder, NoLine, Requirement, Run, Scenario,  # noqa: E402
-                           Timed)
+from lib import reaper  # noqa: E402
+from lib.bootchain import (Count, Custom, Entry, InOrder, Line, NoLine, Requirement, Run,  # noqa: E402
+                           Scenario, Timed)
+from lib.gdbstub import GdbStub  # noqa: E402
+from lib.qmp import QmpClient  # noqa: E402
 
-TAGS = ("KHOBOOT", "KHOBOOT_HANDOFF", "LUO_CHAIN", "LUO_MEMFD", "KHO", "khotool", "reboot",
+TAGS = ("KHOBOOT", "KHOBOOT_HANDOFF", "LUO_CHAIN", "LUO_MEMFD", "KHO", "khotool", "reboot", "kexec-file",
         "liveupdate", "WARNING", "BUG", "Kernel panic - not syncing")
 REQUIRES = [Requirement("build/x86_64/khoboot.efi", "efi/build.mk"),
             Requirement("build/host/khotool-static", "scripts/linux/build.mk"),
@@ -65,10 +71,10 @@ def _prepare(ctx, tests: list[str]) -> None:
 
 
 def _entries(tests: list[str], memfd: str = "", reboot_args: str = "", b_keys=None,
-             a_options: str = "liveupdate=on") -> list[Entry]:
+             a_options: str = "liveupdate=on", stage: str = "1", base: str = LINUX_BASE) -> list[Entry]:
     common = f"luochain.tests={','.join(tests)}" + (f" luochain.memfd={memfd}" if memfd else "")
     a = Entry("luo-a", linux="(set by prepare)", title="LUO stage 1",
-              options=f"{LINUX_BASE} {a_options} luochain.stage=1 luochain.next=luo-b {common}"
+              options=f"{base} {a_options} luochain.stage={stage} luochain.next=luo-b {common}"
                       + (f" luochain.reboot-args={reboot_args}" if reboot_args else ""))
     b = Entry("luo-b", linux="(set by prepare)", title="LUO stage 2",
               options=f"{LINUX_BASE} liveupdate=on luochain.stage=2 {common}", keys=dict(b_keys or {}))
@@ -119,6 +125,17 @@ def blackout(lines: list[str], times: list) -> str | None:
     return None
 
 
+def kexec_blackout(lines: list[str], times: list) -> str | None:
+    """The reference: stage 1 done -> stage 2 start through kexec alone."""
+    t0 = _at(times, r"LUO_CHAIN: reboot ")
+    t_k = _at(times, r"kexec-file: kexec ")
+    t2 = _at(times, r"LUO_CHAIN: stage2 begin ")
+    if None not in (t0, t_k, t2):
+        print(f"  luo blackout through kexec {t2 - t0:.1f} s: reading the entry {t_k - t0:.1f} s, "
+              f"kexec + Linux B to stage 2 {t2 - t_k:.1f} s", flush=True)
+    return None
+
+
 def selftest_scenario(test: str, name: str = "", default: bool = True, memory: str = "3G") -> Scenario:
     """A two-stage selftest through the firmware, by its program name;
     the scenario is called `name` (default luo-<test without luo_>)."""
@@ -156,6 +173,97 @@ def _memfd_scenario(name: str, b_keys: dict, verify_line: str, description: str)
     )
 
 
+class FlipAfterManifest:
+    """Changes the state after the handoff image wrote its manifest: QEMU
+    pauses at the handoff's warm reset (-action reboot=shutdown,
+    shutdown=pause); over the GDB stub the watcher reads the manifest the
+    handoff logged, flips one byte in the middle of its first data range,
+    then restores the reset action and resets (QMP). What the firmware path
+    must then do: refuse the state (kho-integrity), never hand it on."""
+
+    def __init__(self, ctx, run: Run):
+        self.work = ctx.workdir
+        self.qmp_path, self.gdb_path = ctx.workdir / "qmp.sock", ctx.workdir / "gdb.sock"
+        self.result = ctx.workdir / "flip.json"
+        run.qemu_args += ["-qmp", f"unix:{self.qmp_path},server=on,wait=off",
+                          "-gdb", f"unix:{self.gdb_path},server=on,wait=off",
+                          "-action", "reboot=shutdown,shutdown=pause"]
+        run.before = self.start
+
+    def start(self, ctx, run_index: int) -> None:
+        self.scope = reaper.current()
+        self.scope.start_thread(self._main, "FlipAfterManifest")
+
+    def _line(self, rx: str, timeout: float = 600) -> re.Match:
+        deadline = time.monotonic() + timeout
+        serial = self.work / "run1-serial.log"
+        while time.monotonic() < deadline:
+            text = serial.read_text(errors="replace") if serial.exists() else ""
+            m = re.search(rx, text)
+            if m:
+                return m
+            if self.scope.cancel.wait(0.1):
+                break
+        raise RuntimeError(f"no serial line /{rx}/")
+
+    def _main(self) -> None:
+        verdict = {"ok": False}
+        qmp = gdb = None
+        try:
+            addr = int(self._line(r"KHOBOOT_HANDOFF: manifest level=full addr=(0x[0-9a-f]+)").group(1), 16)
+            self._line(r"KHOBOOT_HANDOFF: reset warm")
+            qmp = QmpClient(self.qmp_path, cancel=self.scope.cancel)
+            deadline = time.monotonic() + 60
+            while qmp.execute("query-status")["status"] != "shutdown":
+                if time.monotonic() > deadline:
+                    raise RuntimeError("QEMU did not pause at the handoff's reset")
+                time.sleep(0.1)
+            gdb = GdbStub(self.gdb_path, cancel=self.scope.cancel)
+            head = bytes.fromhex(gdb.command(f"m{addr:x},20"))
+            count = struct.unpack_from("<I", head, 16)[0]
+            table = bytes.fromhex(gdb.command(f"m{addr + 32:x},{count * 24:x}"))
+            entries = [struct.unpack_from("<QQII", table, i * 24) for i in range(count)]
+            start, size, _crc, _kind = next(e for e in entries if e[3] == 1)  # abi/integrity_manifest.h kKindData
+            target = start + size // 2
+            old = bytes.fromhex(gdb.command(f"m{target:x},1"))[0]
+            if gdb.command(f"M{target:x},1:{old ^ 0xff:02x}") != "OK":
+                raise RuntimeError("gdb stub refused the write")
+            gdb.command("D")
+            qmp.execute("set-action", reboot="reset", shutdown="poweroff")
+            qmp.execute("system_reset")
+            qmp.execute("cont")
+            verdict = {"ok": True, "addr": target}
+        except Exception as exc:  # reported by the check, never lost
+            verdict = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"}
+        finally:
+            self.result.write_text(json.dumps(verdict))
+            for c in (gdb, qmp):
+                if c is not None:
+                    c.close()
+
+
+def _integrity_prepare(ctx) -> None:
+    _prepare(ctx, [])
+    watcher = FlipAfterManifest(ctx, ctx.scenario.runs[0])
+    ctx.scenario.runs[0].checks.append(Custom(lambda lines: _flipped(watcher, lines), "a byte was flipped"))
+
+
+def _flipped(watcher: FlipAfterManifest, lines: list[str]) -> str | None:
+    v = json.loads(watcher.result.read_text()) if watcher.result.exists() else {"reason": "watcher wrote nothing"}
+    if not v.get("ok"):
+        return f"flip watcher: {v.get('reason')}"
+    print(f"  luo-integrity: flipped the byte at 0x{v['addr']:x} after the manifest was written", flush=True)
+    err = [l for l in lines if l.startswith("KHOBOOT: error kho-integrity ")]
+    m = re.search(r"(0x[0-9a-f]+)-(0x[0-9a-f]+) changed", err[0]) if err else None
+    if not m or not int(m.group(1), 16) <= v["addr"] < int(m.group(2), 16):
+        return f"khoboot's kho-integrity line does not name the range of 0x{v['addr']:x}: {err[:1]}"
+    return None
+
+
+NO_CRASH = [NoLine(r"WARNING: .*"), NoLine(r"BUG: .*"), NoLine(r"Kernel panic - not syncing: .*"),
+            NoLine(r"LUO_CHAIN: fail .*")]
+NOTHING_LEFT = r"BootNext=absent LoaderEntryOneShot=absent KhoHandover=absent"
+
 SCENARIOS = [
     selftest_scenario("luo_kexec_simple"),
     selftest_scenario("luo_multi_session"),
@@ -165,4 +273,81 @@ SCENARIOS = [
     _memfd_scenario("luo-memfd-1g-verify-full", {"kho-verify": "full"}, r"KHOBOOT: verify level=full .*",
                     "the same with khoboot's kho-verify=full: every preserved byte checked against "
                     "the manifest the handoff image wrote after serialisation"),
+    Scenario(
+        name="luo-reboot-no-entry",
+        description="khotool reboot naming a Boot#### that does not exist: one error line, no "
+                    "variable left, the sessions intact: the real reboot that follows carries them",
+        entries=_entries(["luo_kexec_simple"], a_options="liveupdate=on luochain.first-try="
+                         "--esp,/esp,--boot-entry,luo-b,--entry,00AA"),
+        requires=REQUIRES, tags=TAGS, prepare=lambda ctx: _prepare(ctx, ["luo_kexec_simple"]),
+        runs=[Run(memory="3G", timeout=600, expect_exit=0, checks=NO_TROUBLE + [
+            InOrder([r"khotool: error no-entry: Boot00AA does not exist",
+                     rf"LUO_CHAIN: first-try rc=1 {NOTHING_LEFT}",
+                     r"KHOBOOT_HANDOFF: descriptor written",
+                     r"LUO_CHAIN: stage2 pass luo_kexec_simple"]),
+            Count(r"khotool: error .*", 1),
+        ])],
+    ),
+    Scenario(
+        name="luo-reboot-luo-off",
+        description="khotool reboot --luo on a kernel booted without liveupdate=on (no "
+                    "/dev/liveupdate, so no session could survive): one error line, nothing changed",
+        entries=_entries([], a_options="", stage="refuse", reboot_args="--luo"),
+        requires=REQUIRES, tags=TAGS, prepare=lambda ctx: _prepare(ctx, []),
+        runs=[Run(memory="3G", timeout=300, expect_exit=0, checks=NO_CRASH + [
+            InOrder([r"khotool: error luo-off: 0 LUO session\(s\) to carry but LUO is off .*",
+                     rf"LUO_CHAIN: refused rc=1 {NOTHING_LEFT}"]),
+            Count(r"khotool: error .*", 1),
+            NoLine(r"KHOBOOT_HANDOFF: .*"),
+        ])],
+    ),
+    Scenario(
+        name="luo-handoff-no-kho",
+        description="the handoff image kexec'd by a kernel without KHO (no setup_data type 10): "
+                    "one error line, no descriptor, a warm reset and a cold boot, no loop",
+        entries=_entries([], a_options="", stage="handoff-plain",
+                         base="console=ttyS0,115200 panic=-1"),
+        requires=REQUIRES, tags=TAGS, prepare=lambda ctx: _prepare(ctx, []),
+        runs=[Run(memory="3G", timeout=300, expect_exit=0, checks=NO_CRASH + [
+            InOrder([r"KHOBOOT_HANDOFF: start .*",
+                     r"KHOBOOT_HANDOFF: error kho-bad-property no KHO node in setup_data: .*",
+                     r"KHOBOOT_HANDOFF: reset warm",
+                     r"KHOBOOT: start .*",
+                     r"KHOBOOT: kho none",
+                     r"KHOBOOT: boot entry=luo-a mode=cold .*",
+                     rf"LUO_CHAIN: after-handoff {NOTHING_LEFT}"]),
+            Count(r"KHOBOOT_HANDOFF: error .*", 1),
+            Count(r"KHOBOOT: start .*", 2),
+        ])],
+    ),
+    Scenario(
+        name="luo-integrity",
+        description="one byte of a preserved memfd page flipped after the handoff wrote its "
+                    "manifest (QEMU paused at the warm reset): khoboot refuses the state as "
+                    "kho-integrity and boots Linux B cold; nothing is handed on",
+        entries=_entries([], memfd="64,1", b_keys={"kho-verify": "full"}),
+        requires=REQUIRES, tags=TAGS, prepare=_integrity_prepare,
+        runs=[Run(memory="3G", timeout=600, expect_exit=0, checks=NO_CRASH + [
+            InOrder([r"KHOBOOT_HANDOFF: descriptor written",
+                     r"KHOBOOT: start .*",
+                     r"KHOBOOT: error kho-integrity .*",
+                     r"KHOBOOT: boot entry=luo-b mode=cold .*",
+                     r"LUO_MEMFD: fail retrieve session khoboot-memfd: .*"]),
+            NoLine(r"LUO_MEMFD: verified .*"),
+            NoLine(r"KHO: found kexec handover data\."),
+        ])],
+    ),
+    Scenario(
+        name="luo-kexec-simple-kexec",
+        description="reference for the blackout: luo_kexec_simple through the kernel's own "
+                    "kexec_file_load straight into Linux B, no firmware",
+        entries=_entries(["luo_kexec_simple"], a_options="liveupdate=on luochain.via=kexec"),
+        requires=REQUIRES, tags=TAGS, default=False, prepare=lambda ctx: _prepare(ctx, ["luo_kexec_simple"]),
+        runs=[Run(memory="3G", timeout=600, expect_exit=0, checks=NO_TROUBLE + [
+            InOrder([r"LUO_CHAIN: stage1 done luo_kexec_simple", r"kexec-file: kexec .*",
+                     r"LUO_CHAIN: stage2 pass luo_kexec_simple"]),
+            Count(r"KHOBOOT: start .*", 1),
+            Timed(kexec_blackout, "blackout"),
+        ])],
+    ),
 ]
