@@ -3,7 +3,7 @@
 #   make image OUT=disk.img KERNEL=bzImage [INITRD=...] [OPTIONS="..."] [SIZE_MIB=...]
 #                                  a GPT disk image with a FAT ESP (scripts/make-image)
 .PHONY: deb image
-deb: $(HOST)/khotool $(EFI_APP)
+deb: $(HOST)/khotool $(EFI_APP) $(HO_IMAGE)
 	@scripts/make-deb
 
 image: $(EFI_APP)

@@ -9,6 +9,7 @@
 
 #include "linux_sources.h"
 #include "loader/boot_entry.h"
+#include "loader/entry_list.h"
 
 namespace kho::tools::reboot {
 namespace {
@@ -31,8 +32,36 @@ std::vector<std::string> entry_ids(const std::string& dir) {
         }
         closedir(d);
     }
-    std::sort(ids.begin(), ids.end());  // khoboot lists them by name too (efi/esp_files.cpp)
     return ids;
+}
+
+// The entries parsed, in khoboot's menu order (the BLS order of
+// loader/entry_list.h bls_sort()), so "the default" means what it means
+// to khoboot.
+std::string read_entries(const std::string& dir, std::vector<std::unique_ptr<BootEntry>>* out) {
+    NoWarnings quiet;
+    for (const std::string& id : entry_ids(dir)) {
+        std::string path = dir + "/" + id + ".conf", text;
+        if (!exporting::read_small_file(path, &text, 1 << 16)) return path + ": cannot be read";
+        auto e = std::make_unique<BootEntry>();
+        init_boot_entry(e.get(), id.c_str());
+        Status s = parse_boot_entry(path.c_str(), text.data(), text.size(), e.get(), &quiet);
+        if (!s) return path + ": " + s.message();
+        out->push_back(std::move(e));
+    }
+    std::vector<MenuEntry> menu(out->size());
+    for (size_t i = 0; i < out->size(); ++i) {
+        const BootEntry& e = *(*out)[i];
+        auto opt = [](const char* v) { return v[0] ? v : nullptr; };
+        menu[i] = MenuEntry{e.id, opt(e.title), opt(e.version), opt(e.machine_id), opt(e.sort_key)};
+    }
+    bls_sort(menu.data(), menu.size());
+    std::vector<std::unique_ptr<BootEntry>> sorted;
+    for (const MenuEntry& m : menu)
+        for (auto& e : *out)
+            if (e && e->id == m.id) sorted.push_back(std::move(e));
+    *out = std::move(sorted);
+    return "";
 }
 
 }  // namespace
@@ -44,8 +73,10 @@ std::string find_next_kernel(const std::string& esp, const std::string& requeste
             if (is_dir(std::string(c) + "/loader/entries")) { out->esp = c; break; }
         if (out->esp.empty()) return "no ESP with loader/entries at /efi, /boot/efi or /boot (mount it, or --esp DIR, or --kernel FILE)";
     }
-    std::vector<std::string> ids = entry_ids(out->esp + "/loader/entries");
-    if (ids.empty()) return out->esp + "/loader/entries holds no *.conf boot entry";
+    std::vector<std::unique_ptr<BootEntry>> entries;
+    std::string err = read_entries(out->esp + "/loader/entries", &entries);
+    if (!err.empty()) return err;
+    if (entries.empty()) return out->esp + "/loader/entries holds no *.conf boot entry";
     LoaderConf conf{};
     NoWarnings quiet;
     std::string text;
@@ -53,18 +84,13 @@ std::string find_next_kernel(const std::string& esp, const std::string& requeste
         Status s = parse_loader_conf("loader.conf", text.data(), text.size(), &conf, &quiet);
         if (!s) return out->esp + "/loader/loader.conf: " + s.message();
     }
-    std::vector<const char*> ptrs;
-    for (const std::string& id : ids) ptrs.push_back(id.c_str());
+    std::vector<const char*> ids;
+    for (const auto& e : entries) ids.push_back(e->id);
     size_t index = 0;
-    Status s = select_entry(conf, ptrs.data(), ptrs.size(), requested.c_str(), &index);
+    Status s = select_entry(conf, ids.data(), ids.size(), requested.c_str(), &index);
     if (!s) return std::string("boot entry: ") + s.message();
-    out->entry_id = ids[index];
-    std::string path = out->esp + "/loader/entries/" + out->entry_id + ".conf";
-    if (!exporting::read_small_file(path, &text, 1 << 16)) return path + ": cannot be read";
-    auto entry = std::make_unique<BootEntry>();
-    init_boot_entry(entry.get(), out->entry_id.c_str());
-    s = parse_boot_entry(path.c_str(), text.data(), text.size(), entry.get(), &quiet);
-    if (!s) return path + ": " + s.message();
+    const BootEntry* entry = entries[index].get();
+    out->entry_id = entry->id;
     out->kernel = out->esp + "/" + entry->linux_path;
     return "";
 }
