@@ -42,6 +42,13 @@ public:
     bool read_key(uint16_t* ch) override;
     void stall_us(uint64_t us) override;
 
+    kho::Status read_secure_boot(kho::SecureBootVariables* out) override;
+    bool shim_present() override;
+    kho::Status verify_image(kho::KernelVerifier how, const void* image, uint64_t len) override;
+    bool tpm_present() override;
+    kho::Status measure(uint32_t pcr, uint32_t event_type, const void* event, uint32_t event_len,
+                        const void* data, uint64_t len) override;
+
 private:
     EfiPhysMem ram_;
 };

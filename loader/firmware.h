@@ -10,6 +10,7 @@
 #include "consoles.h"
 #include "memory_plan.h"
 #include "phys_mem.h"
+#include "secure_boot.h"
 #include "status.h"
 
 namespace kho {
@@ -92,6 +93,27 @@ public:
     // A key pressed since the last call (its UCS-2 character), or false.
     virtual bool read_key(uint16_t* ch) = 0;
     virtual void stall_us(uint64_t us) = 0;
+
+    // --- Secure Boot (UEFI 2.10 section 32) ---
+    // The global SecureBoot and SetupMode variables as read.
+    virtual Status read_secure_boot(SecureBootVariables* out) = 0;
+    // shim's SHIM_LOCK protocol (GUID 605dab50-e046-4300-abb6-3dd810dd8b23)
+    // is installed: khoboot was started by shim.
+    virtual bool shim_present() = 0;
+    // Is `image` (a whole PE/COFF file in memory) authorized? `how` Shim:
+    // SHIM_LOCK Verify(); Firmware: LoadImage() from the buffer (the
+    // firmware's db/dbx check), UnloadImage() at once, never started.
+    // Err::Unverified with the firmware's status when refused.
+    virtual Status verify_image(KernelVerifier how, const void* image, uint64_t len) = 0;
+
+    // --- TPM 2.0 measured boot (TCG PC Client Platform Firmware Profile,
+    // EFI_TCG2_PROTOCOL) ---
+    virtual bool tpm_present() = 0;
+    // HashLogExtendEvent(): extends `pcr` with the digest of `data` in
+    // every active bank and logs an event of `event_type` whose event
+    // data is `event` (the core builds it, measured_boot.h).
+    virtual Status measure(uint32_t pcr, uint32_t event_type, const void* event, uint32_t event_len,
+                           const void* data, uint64_t len) = 0;
 
 protected:
     ~Firmware() = default;

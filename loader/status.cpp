@@ -35,8 +35,9 @@ constexpr ErrKind kKinds[] = {
     {Err::Io, "io", "a firmware call or file access failed"},
     {Err::Integrity, "kho-integrity", "preserved bytes differ from the producer's manifest"},
     {Err::AttemptFailed, "kho-attempt-failed", "an earlier boot of this state never reached its kernel"},
+    {Err::Unverified, "image-unverified", "Secure Boot is on and the kernel image is not signed by a key the firmware (db/dbx) or shim accepts"},
 };
-static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == size_t(Err::AttemptFailed) + 1,
+static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == size_t(Err::Unverified) + 1,
               "every Err has a kind");
 
 const ErrKind* kind_of(Err e) {

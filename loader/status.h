@@ -25,6 +25,7 @@ enum class Err : uint8_t {
     Io,              // firmware or file I/O failed
     Integrity,       // preserved bytes differ from the producer's manifest
     AttemptFailed,   // an earlier boot of this state never reached its kernel
+    Unverified,      // the kernel failed Secure Boot verification (db/dbx, shim)
 };
 
 // The error kind's protocol name ("kho-bad-map", "no-space", ...), the one

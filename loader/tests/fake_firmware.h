@@ -82,6 +82,33 @@ public:
     bool read_key(uint16_t* ch) override;
     void stall_us(uint64_t) override {}
 
+    // Secure Boot model: the variables as a test sets them; the "db" is
+    // the set of exact images accepted (a flipped byte is another image);
+    // every check is recorded.
+    kho::SecureBootVariables secure_boot_vars{};
+    bool secure_boot_read_fails = false;
+    bool shim = false;
+    std::set<std::vector<uint8_t>> authorized;
+    struct Verification {
+        kho::KernelVerifier how;
+        std::vector<uint8_t> image;
+    };
+    std::vector<Verification> verifications;
+    // TPM model: present or not; each measurement as logged.
+    bool tpm = false;
+    struct Measurement {
+        uint32_t pcr, event_type;
+        std::vector<uint8_t> event, data;
+    };
+    std::vector<Measurement> measurements;
+
+    kho::Status read_secure_boot(kho::SecureBootVariables* out) override;
+    bool shim_present() override { return shim; }
+    kho::Status verify_image(kho::KernelVerifier how, const void* image, uint64_t len) override;
+    bool tpm_present() override { return tpm; }
+    kho::Status measure(uint32_t pcr, uint32_t event_type, const void* event, uint32_t event_len,
+                        const void* data, uint64_t len) override;
+
 private:
     struct Segment {
         uint64_t start, end;
