@@ -43,7 +43,7 @@ Status BootFlow::read_whole_kernel(const uint8_t** out) {
                                      kernel_verifier_name(verifier_), s.message());
             return s;
         }
-        log("verify kernel=%s by=%s ok", c_.entry.linux_path, kernel_verifier_name(verifier_));
+        log("secureboot kernel=%s verified by=%s", c_.entry.linux_path, kernel_verifier_name(verifier_));
     }
     l.kernel_file = file;
     *out = file;

@@ -470,7 +470,7 @@ TEST(SecureBoot, ASignedKernelIsVerifiedByTheFirmwareAndHandedTheState) {
     EXPECT_EQ(m.fw.verifications[0].how, kho::KernelVerifier::Firmware);
     EXPECT_EQ(m.fw.verifications[0].image, m.fw.files["/vmlinuz"]);  // the whole file
     EXPECT_EQ(v.handoff.boot_params->secure_boot, 3);
-    EXPECT_TRUE(m.fw.logged("verify kernel=/vmlinuz by=firmware ok")) << m.fw.log_text();
+    EXPECT_TRUE(m.fw.logged("secureboot kernel=/vmlinuz verified by=firmware")) << m.fw.log_text();
     // The payload placed is the verified file's, from its setup size on.
     const kho::LoadedImages& l = *v.handoff.images;
     const std::vector<uint8_t>& file = m.fw.files["/vmlinuz"];
