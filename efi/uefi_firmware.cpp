@@ -157,5 +157,8 @@ Status UefiFirmware::measure(uint32_t pcr, uint32_t event_type, const void* even
                              const void* data, uint64_t len) {
     return tcg2_measure(pcr, event_type, event, event_len, data, len);
 }
+Status UefiFirmware::publish_tpm_log(uint64_t* bytes, uint64_t* final_events) {
+    return tcg2_publish_linux_log(bytes, final_events);
+}
 
 }  // namespace khoefi

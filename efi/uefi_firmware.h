@@ -48,6 +48,7 @@ public:
     bool tpm_present() override;
     kho::Status measure(uint32_t pcr, uint32_t event_type, const void* event, uint32_t event_len,
                         const void* data, uint64_t len) override;
+    kho::Status publish_tpm_log(uint64_t* bytes, uint64_t* final_events) override;
 
 private:
     EfiPhysMem ram_;

@@ -64,17 +64,25 @@ void BootFlow::measure(MeasuredItem item, const void* data, uint64_t len) {
              spec.description);
 }
 
-// The command line and the KHO handover as the next kernel gets them.
+// The command line and the KHO handover as the next kernel gets them,
+// then the log handed on: after it nothing more is measured.
 void BootFlow::measure_boot(bool handover, const uint8_t* block) {
+    if (!tpm_) return;
     measure(MeasuredItem::Cmdline, cmdline_.c_str(), cmdline_.length());
-    if (!handover) return;
-    if (kho_.from_variable) measure(MeasuredItem::KhoDescriptor, c_.desc_raw, desc_len_);
-    const uint8_t* fdt = fw_.ram().view(c_.desc.fdt_addr, abi::kRootFdtSize);
-    if (fdt) measure(MeasuredItem::KhoFdt, fdt, abi::kRootFdtSize);
-    if (!kho_.multikernel)
-        measure(MeasuredItem::KhoScratch, block + images_.layout.scratch_table,
-                images_.scratch_count * sizeof(abi::KhoScratch));
-    if (kho_.manifest) measure(MeasuredItem::KhoManifest, kho_.manifest, kho_.manifest_len);
+    if (handover) {
+        if (kho_.from_variable) measure(MeasuredItem::KhoDescriptor, c_.desc_raw, desc_len_);
+        const uint8_t* fdt = fw_.ram().view(c_.desc.fdt_addr, abi::kRootFdtSize);
+        if (fdt) measure(MeasuredItem::KhoFdt, fdt, abi::kRootFdtSize);
+        if (!kho_.multikernel)
+            measure(MeasuredItem::KhoScratch, block + images_.layout.scratch_table,
+                    images_.scratch_count * sizeof(abi::KhoScratch));
+        if (kho_.manifest) measure(MeasuredItem::KhoManifest, kho_.manifest, kho_.manifest_len);
+    }
+    uint64_t bytes = 0, final_events = 0;
+    Status s = fw_.publish_tpm_log(&bytes, &final_events);
+    if (!s) log("warn TPM event log not handed to the kernel: %s", s.message());
+    else log("tpm event-log bytes=%llu final-events=%llu", (unsigned long long)bytes,
+             (unsigned long long)final_events);
 }
 
 }  // namespace kho

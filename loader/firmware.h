@@ -114,6 +114,11 @@ public:
     // data is `event` (the core builds it, measured_boot.h).
     virtual Status measure(uint32_t pcr, uint32_t event_type, const void* event, uint32_t event_len,
                            const void* data, uint64_t len) = 0;
+    // After the last measurement: the event log handed to Linux as its
+    // EFI stub would (a LINUX_EFI_TPM_EVENT_LOG configuration table),
+    // since khoboot enters the kernel past the stub. *bytes: the log's
+    // size; *final_events: events also in the final events table.
+    virtual Status publish_tpm_log(uint64_t* bytes, uint64_t* final_events) = 0;
 
 protected:
     ~Firmware() = default;

@@ -168,15 +168,15 @@ def parse_event_log(log: bytes):
     the first event is SHA1-format (the Spec ID event, whose algorithm list
     gives the digest sizes), the rest TCG_PCR_EVENT2. Yields
     (pcr, type, {alg_id: digest}, event data)."""
-    pcr, etype = struct.unpack_from("<II", log, 0)
-    size = struct.unpack_from("<I", log, 32)[0]
-    spec = log[36:36 + size]
+    # pcrIndex, eventType, SHA1 digest[20], eventSize, event
+    size = struct.unpack_from("<I", log, 28)[0]
+    spec = log[32:32 + size]
     n_algs = struct.unpack_from("<I", spec, 24)[0]
     sizes = {}
     for i in range(n_algs):
         alg, sz = struct.unpack_from("<HH", spec, 28 + 4 * i)
         sizes[alg] = sz
-    off = 36 + size
+    off = 32 + size
     while off + 12 <= len(log):
         pcr, etype, count = struct.unpack_from("<III", log, off)
         if etype == 0 and count == 0:
@@ -228,7 +228,11 @@ def _tpm_checks(ctx):
         log = _probe_log(lines)
         if not log:
             return "no binary_bios_measurements from the kernel (PROBE: tpm-log)"
-        ours = [(p, d, dg[SHA256]) for p, t, dg, d in parse_event_log(log)
+        try:
+            events = list(parse_event_log(log))
+        except (struct.error, KeyError) as e:
+            return f"event log of {len(log)} bytes does not parse: {e}"
+        ours = [(p, d, dg[SHA256]) for p, t, dg, d in events
                 if t == EV_EVENT_TAG and d[:4] in {struct.pack("<I", x) for x in
                                                    (0x4b484f01, 0x8F3B22EC, 0x8F3B22ED, 0x4b484f03, 0x4b484f04)}]
         want = expected(lines)
