@@ -582,6 +582,9 @@ TEST(MeasuredBoot, EveryInputOfTheNextKernelIsMeasuredWithItsPcrAndTag) {
         EXPECT_EQ(got.data, want[i].data) << i;
     }
     EXPECT_NE(cmdline.find("kho=on"), std::string::npos) << cmdline;
+    // The log goes to the kernel once, after the last measurement.
+    EXPECT_EQ(m.fw.tpm_logs_published, 1u);
+    EXPECT_EQ(m.fw.measurements_before_publish, want.size());
 }
 
 TEST(MeasuredBoot, NoTpmNoMeasurementAndAColdBootMeasuresNoState) {
