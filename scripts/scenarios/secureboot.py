@@ -353,3 +353,48 @@ SCENARIOS = [
                   ])],
     ),
 ]
+
+
+# --- the real KHO Linux chain, everything signed ----------------------------------
+
+def _prepare_kho_linux(ctx):
+    """linux-kho-chain's setup (scripts/scenarios/linux_kho.py), then the
+    KHO kernel and khoboot signed and the Secure Boot VARS in place."""
+    from scenarios import linux_kho
+    linux_kho._prepare(ctx)
+    shutil.copyfile(SNAKEOIL_VARS, ctx.vars_path)
+    entry = ctx.scenario.entries[0]
+    entry.linux = str(_sign(ctx, entry.linux, ctx.workdir / "bzImage"))
+    ctx.scenario.loader = str(_sign(ctx, ctx.root / ctx.scenario.loader, ctx.workdir / "BOOTX64.EFI"))
+
+
+def _kho_linux_scenario():
+    from scenarios import linux_kho as lk
+    chain = list(lk.CHAIN_ORDER)
+    # Both hops: Secure Boot seen, the kernel verified before it runs, and
+    # Linux told so (arch/x86/kernel/setup.c "Secure boot enabled").
+    chain.insert(chain.index(r"KHOBOOT: descriptor consumed"),
+                 r"KHOBOOT: secureboot kernel=/khoboot-test/bzImage verified by=firmware")
+    return Scenario(
+        name="secureboot-kho-linux",
+        description="the real KHO Linux chain (linux-kho-chain) with Secure Boot on: khoboot and "
+                    "the KHO kernel signed, both hops verified, Linux B finds the KHO data and "
+                    "test_kho restores",
+        entries=[lk._linux_entry(f"kho=on {lk.KHO_SCRATCH} memblock=debug")],
+        requires=lk.REQUIRES + REQUIRES[1:], tags=lk.TAGS + ("secureboot",),
+        prepare=_prepare_kho_linux,
+        runs=[Run(memory=lk.MEMORY, timeout=360, expect_exit=0, firmware=FIRMWARE, checks=lk.NO_TROUBLE + [
+            InOrder(chain),
+            Count(r"KHOBOOT: secureboot mode=enabled verify=firmware tpm=0", 2),
+            Count(r"KHOBOOT: secureboot kernel=/khoboot-test/bzImage verified by=firmware", 2),
+            Count(r"secureboot: Secure boot enabled", 2),
+            Count(r"KHO: found kexec handover data\.", 1),
+            NoLine(r"KHOBOOT: error .*"),
+            NoLine(r"test_kho: KHO restore failed"),
+            Custom(lk.check_same_state, "khoboot saw the state khotool exported"),
+            Custom(lk.check_reserved_blocks_protected, "every block Linux B reserved was protected"),
+        ])],
+    )
+
+
+SCENARIOS.append(_kho_linux_scenario())
