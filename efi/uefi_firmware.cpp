@@ -63,6 +63,7 @@ Status UefiFirmware::write_variable(kho::KhoVariable v, const void* data, size_t
     return khoefi::write_variable(v, data, len);
 }
 Status UefiFirmware::delete_variable(kho::KhoVariable v) { return khoefi::delete_variable(v); }
+uint32_t UefiFirmware::variable_attributes(kho::KhoVariable v) { return khoefi::variable_attributes(v); }
 
 Status UefiFirmware::read_loader_variable(const char* ascii, void* buf, size_t capacity, size_t* len,
                                           bool* found, bool* non_volatile) {

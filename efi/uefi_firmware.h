@@ -21,6 +21,7 @@ public:
                               bool* found) override;
     kho::Status write_variable(kho::KhoVariable v, const void* data, size_t len) override;
     kho::Status delete_variable(kho::KhoVariable v) override;
+    uint32_t variable_attributes(kho::KhoVariable v) override;
 
     kho::Status read_loader_variable(const char* name, void* buf, size_t capacity, size_t* len,
                                      bool* found, bool* non_volatile) override;

@@ -6,6 +6,7 @@
 
 #include "format.h"
 #include "handover_descriptor.h"
+#include "variable_attributes.h"
 #include "x86_handover.h"
 
 namespace kho {
@@ -239,7 +240,9 @@ void BootFlow::read_descriptor() {
     }
     kho_.found = kho_.from_variable = true;
     desc_len_ = len;
-    s = parse_handover_descriptor(c_.desc_raw, len, &c_.desc);
+    s = check_state_variable_attributes(abi::descriptor::kVariableName,
+                                        fw_.variable_attributes(KhoVariable::Descriptor), Err::BadDescriptor);
+    if (s) s = parse_handover_descriptor(c_.desc_raw, len, &c_.desc);
     if (!s) {
         log_error(s);
         phase_ = mark_phase("kho", phase_);
@@ -262,7 +265,9 @@ void BootFlow::read_manifest_variable() {
     if (!found || !kho_.found) return;
     if (kho_.manifest_in_ram) {
         log("warn KhoManifest variable ignored: the descriptor names a manifest in RAM");
-    } else if (!s) {
+    } else if (!s || !(s = check_state_variable_attributes(abi::kManifestVariable,
+                                                           fw_.variable_attributes(KhoVariable::Manifest),
+                                                           Err::Integrity))) {
         kho_.manifest_unreadable = true;
         format(manifest_error_, sizeof(manifest_error_), "%s", s.message());
     } else {

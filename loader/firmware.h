@@ -55,6 +55,8 @@ public:
     virtual Status write_variable(KhoVariable v, const void* data, size_t len) = 0;
     // Deleting a variable that does not exist is not an error.
     virtual Status delete_variable(KhoVariable v) = 0;
+    // The attributes `v` had when read_variable() last found it.
+    virtual uint32_t variable_attributes(KhoVariable v) = 0;
 
     // --- systemd's Boot Loader Interface variables, by name, under its
     // vendor GUID 4a67b082-0a4c-41cf-b6c7-440b29bb8c4f

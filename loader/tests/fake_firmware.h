@@ -39,6 +39,7 @@ public:
 
     std::optional<std::vector<uint8_t>>& variable(kho::KhoVariable v) { return vars_[size_t(v)]; }
     bool fail_writes[4] = {};  // per KhoVariable: SetVariable fails
+    uint32_t attributes[4] = {7, 7, 7, 7};  // per KhoVariable: NV|BS|RT, as producers write
     std::map<std::string, std::vector<uint8_t>> files;
     std::set<std::string> fail_reads;  // read_file() of these fails (a bad sector)
     // The Boot Loader Interface variables by name (systemd's vendor GUID).
@@ -65,6 +66,7 @@ public:
                               bool* found) override;
     kho::Status write_variable(kho::KhoVariable v, const void* data, size_t len) override;
     kho::Status delete_variable(kho::KhoVariable v) override;
+    uint32_t variable_attributes(kho::KhoVariable v) override { return attributes[size_t(v)]; }
     kho::Status read_loader_variable(const char* name, void* buf, size_t capacity, size_t* len,
                                      bool* found, bool* non_volatile) override;
     kho::Status write_loader_variable(const char* name, const void* data, size_t len) override;

@@ -5,6 +5,7 @@
 // map and variables by FakeFirmware; expectations come from the inputs
 // (block addresses, scratch), never from the flow's own output.
 #include <gtest/gtest.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <memory>
@@ -607,6 +608,42 @@ TEST(MeasuredBoot, AKernelRefusedByVerificationIsNeverMeasuredAsBooted) {
     m.add_state();
     EXPECT_EQ(m.boot().outcome, BootOutcome::Exit);
     EXPECT_TRUE(m.fw.measurements.empty());
+}
+
+// --- the attributes of the state's variables (loader/variable_attributes.h) ---
+
+TEST(StateVariables, ADescriptorWithOtherAttributesIsRefusedAndConsumed) {
+    // volatile (BS|RT), boot-services only, authenticated (NV|BS|RT|0x20)
+    for (uint32_t attrs : {0x6u, 0x3u, 0x27u}) {
+        Machine m;
+        m.add_state();
+        m.fw.attributes[size_t(KhoVariable::Descriptor)] = attrs;
+        kho::BootVerdict v = m.boot();
+        ASSERT_EQ(v.outcome, BootOutcome::ColdBoot) << attrs << m.fw.log_text();
+        char want[96];
+        snprintf(want, sizeof(want), "error descriptor KhoHandover has attributes 0x%x, khoboot requires 0x7", attrs);
+        EXPECT_TRUE(m.fw.logged(want)) << m.fw.log_text();
+        EXPECT_FALSE(m.fw.logged("reserve ok")) << attrs;  // nothing of the state was touched
+        EXPECT_FALSE(m.fw.variable(KhoVariable::Descriptor)) << attrs;
+    }
+}
+
+TEST(StateVariables, AManifestWithOtherAttributesFailsVerification) {
+    Machine m("kho-verify metadata\n");
+    m.add_state();
+    m.fw.variable(KhoVariable::Manifest) = std::vector<uint8_t>(64, 0);
+    m.fw.attributes[size_t(KhoVariable::Manifest)] = 0x6;
+    kho::BootVerdict v = m.boot();
+    EXPECT_EQ(v.outcome, BootOutcome::ColdBoot) << m.fw.log_text();
+    EXPECT_TRUE(m.fw.logged("error kho-integrity")) << m.fw.log_text();
+    EXPECT_TRUE(m.fw.logged("KhoManifest has attributes 0x6")) << m.fw.log_text();
+}
+
+TEST(StateVariables, ProducerAttributesAreAccepted) {
+    Machine m;
+    m.add_state();
+    EXPECT_EQ(m.fw.attributes[size_t(KhoVariable::Descriptor)], 0x7u);
+    EXPECT_EQ(m.boot().outcome, BootOutcome::Handover) << m.fw.log_text();
 }
 
 }  // namespace
