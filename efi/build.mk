@@ -57,9 +57,14 @@ $(EFI_OUT)/khoboot.so: $(EFI_OBJS)
 # of the .so (a PE section needs its own page-aligned VMA), read-only data.
 # A distributor sets SBAT_URL to its own page for the package.
 SBAT_URL ?= docs/security.md
-$(EFI_OUT)/sbat.csv: efi/sbat.csv.in
+# Rewritten only when its text changes (a new version), so that the image
+# is relinked then and not at every make.
+$(EFI_OUT)/sbat.csv: efi/sbat.csv.in FORCE
 	@mkdir -p $(dir $@)
-	sed -e 's/@VERSION@/$(KHOBOOT_VERSION)/' -e 's|@URL@|$(SBAT_URL)|' $< > $@
+	@sed -e 's/@VERSION@/$(KHOBOOT_VERSION)/' -e 's|@URL@|$(SBAT_URL)|' $< > $@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+.PHONY: FORCE
+FORCE:
 
 $(EFI_APP): $(EFI_OUT)/khoboot.so $(EFI_OUT)/sbat.csv
 	end=$$(objdump -h $< | awk '$$1 ~ /^[0-9]+$$/ { print "0x" $$4, "0x" $$3 }' | \

@@ -588,6 +588,23 @@ TEST(MeasuredBoot, EveryInputOfTheNextKernelIsMeasuredWithItsPcrAndTag) {
     EXPECT_EQ(m.fw.measurements_before_publish, want.size());
 }
 
+// The manifest the state came with is measured as read (here the
+// variable's bytes; kho-verify off so that these bytes need not verify).
+TEST(MeasuredBoot, TheManifestIsMeasuredWhenThereIsOne) {
+    Machine m("kho-verify off\n");
+    m.fw.tpm = true;
+    m.add_state();
+    std::vector<uint8_t> manifest(96);
+    for (size_t i = 0; i < manifest.size(); i++) manifest[i] = uint8_t(i * 7);
+    m.fw.variable(KhoVariable::Manifest) = manifest;
+    ASSERT_EQ(m.boot().outcome, BootOutcome::Handover) << m.fw.log_text();
+    ASSERT_FALSE(m.fw.measurements.empty());
+    const auto& last = m.fw.measurements.back();
+    EXPECT_EQ(last.pcr, 12u);
+    EXPECT_EQ(last.event, tagged(0x4b484f05, "KHO manifest"));
+    EXPECT_EQ(last.data, manifest);
+}
+
 TEST(MeasuredBoot, NoTpmNoMeasurementAndAColdBootMeasuresNoState) {
     Machine m;
     m.add_state();

@@ -23,6 +23,8 @@ Scenarios:
   tpm-measured-kho            + swtpm: the event log Linux reads replays to
                               its PCRs, and khoboot's digests equal sha256 of
                               the same files and state computed here
+  secureboot-kho-linux        the real KHO Linux chain (linux_kho.py's
+                              linux-kho-chain) with khoboot and the KHO kernel signed
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib import reaper  # noqa: E402
 from lib.bootchain import (Count, Custom, InOrder, Line, NoLine, Requirement, Run,  # noqa: E402
-                           Scenario, ScenarioError, ScenarioSkip)
+                           Scenario, ScenarioError)
 from scenarios import stock_linux as stock  # noqa: E402
 
 SNAKEOIL_KEY = "/usr/share/ovmf/PkKek-1-snakeoil.key"   # password "snakeoil"
@@ -153,8 +155,9 @@ def _start_swtpm(ctx, run_index):
     raise ScenarioError("swtpm did not create its socket")
 
 
-def _tpm_args(ctx_workdir_placeholder="@WORK@"):
-    return ["-chardev", f"socket,id=chrtpm,path={ctx_workdir_placeholder}/swtpm.sock",
+# QEMU's TPM TIS device backed by that swtpm; @WORK@ becomes the scenario's
+# work directory in prepare.
+TPM_ARGS = ["-chardev", "socket,id=chrtpm,path=@WORK@/swtpm.sock",
             "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device", "tpm-tis,tpmdev=tpm0"]
 
 
@@ -338,10 +341,11 @@ SCENARIOS = [
         description="Secure Boot and a TPM (swtpm): khoboot measures kernel (PCR 4), initrd "
                     "(9), command line and KHO root FDT and scratch table (12); Linux's event "
                     "log replays (tpm2_eventlog) to its PCRs and each digest is the host's sha256",
-        entries=[_entry(**stock.STATIC_KEYS)], requires=REQUIRES + [Requirement("/usr/bin/swtpm")],
+        entries=[_entry(**stock.STATIC_KEYS)],
+        requires=REQUIRES + [Requirement("/usr/bin/swtpm"), Requirement("/usr/bin/tpm2_eventlog")],
         tags=TAGS, prepare=_prepare_tpm,
         runs=[Run(timeout=240, expect_exit=0, firmware=FIRMWARE, before=_start_swtpm,
-                  qemu_args=_tpm_args(), checks=stock.COMMON + [
+                  qemu_args=list(TPM_ARGS), checks=stock.COMMON + [
                       Line(r"KHOBOOT: secureboot mode=enabled verify=firmware tpm=1"),
                       InOrder([r"KHOBOOT: measure pcr=4 tag=0x4b484f01 bytes=\d+ khoboot kernel",
                                r"KHOBOOT: measure pcr=9 tag=0x8f3b22ec bytes=\d+ Linux initrd",
