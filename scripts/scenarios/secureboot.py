@@ -25,6 +25,8 @@ Scenarios:
                               the same files and state computed here
   secureboot-kho-linux        the real KHO Linux chain (linux_kho.py's
                               linux-kho-chain) with khoboot and the KHO kernel signed
+  secureboot-unsigned-kernel-halt  the same refusal under kho-on-error halt
+  state-variable-attributes   a descriptor variable without runtime access: refused
 """
 from __future__ import annotations
 
@@ -402,3 +404,51 @@ def _kho_linux_scenario():
 
 
 SCENARIOS.append(_kho_linux_scenario())
+
+
+# --- policies and variable attributes ------------------------------------------------
+
+def _write_descriptor(attributes: int):
+    """Before the run: stock-linux-kho-variable's descriptor, written into
+    the variable store with `attributes`."""
+    def before(ctx, run_index):
+        from lib import kho_abi, ovmf_vars
+        blob, _ = stock.synth_state()
+        ovmf_vars.add_variable(ctx.vars_path, kho_abi.DESCRIPTOR_VARIABLE, kho_abi.VENDOR_GUID,
+                               stock.descriptor(blob, [stock.SCRATCH]), attributes=attributes)
+    return before
+
+
+SCENARIOS += [
+    Scenario(
+        name="secureboot-unsigned-kernel-halt",
+        description="an unsigned kernel under kho-on-error halt: the protected state is kept in "
+                    "RAM and the machine halts (image-unverified), nothing handed over",
+        entries=[_entry(kho_on_error="halt", **stock.STATIC_KEYS)], requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx, "unsigned"),
+        runs=[Run(timeout=120, expect_exit=None, firmware=FIRMWARE, stop_on=[],
+                  interrupt_on=[r"KHOBOOT: halt reason=.*"], checks=[
+                      Line(r"KHOBOOT: reserve ok .*"),
+                      Count(r"KHOBOOT: error .*", 1),
+                      Line(r"KHOBOOT: error image-unverified .*"),
+                      Line(r"KHOBOOT: halt reason=image-unverified"),
+                      NoLine(r"KHOBOOT: handover .*"),
+                      NoLine(r"KHOBOOT: exit reason=.*"),
+                  ])],
+    ),
+    Scenario(
+        name="state-variable-attributes",
+        description="a KhoHandover descriptor with boot-services-only attributes (not what a "
+                    "producer in the OS writes): refused before the state is touched, cold boot",
+        entries=[_entry()], requires=stock.REQUIRES, tags=TAGS,
+        prepare=lambda ctx: stock._prepare(ctx, True),
+        runs=[Run(timeout=150, expect_exit=0, before=_write_descriptor(0x3), checks=[
+            Line(r"KHOBOOT: error descriptor KhoHandover has attributes 0x3, khoboot requires 0x7 .*"),
+            NoLine(r"KHOBOOT: reserve ok .*"),
+            Line(r"KHOBOOT: policy cold-boot found=1 usable=0"),
+            Line(r"KHOBOOT: handover none"),
+            Line(r"KHOBOOT: descriptor consumed"),
+            Line(r"PROBE: done"),
+        ])],
+    ),
+]
