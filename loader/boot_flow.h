@@ -147,9 +147,6 @@ struct MapStorage {
 struct LoadedImages {
     BzImage image{};
     uint64_t kernel_file_size = 0;
-    // The whole kernel file, when it was read to be verified or measured
-    // (pool memory); the payload is copied from these bytes.
-    const uint8_t* kernel_file = nullptr;
     uint64_t kernel = 0;
     uint64_t initrd = 0, initrd_size = 0, initrd_alloc = 0;
     uint64_t boot_data = 0;

@@ -45,7 +45,6 @@ Status BootFlow::read_whole_kernel(const uint8_t** out) {
         }
         log("secureboot kernel=%s verified by=%s", c_.entry.linux_path, kernel_verifier_name(verifier_));
     }
-    l.kernel_file = file;
     *out = file;
     return Status::ok();
 }
