@@ -27,7 +27,7 @@ void BootFlow::secure_boot_facts() {
 // loaded: the payload is copied from this buffer, never read again from
 // the ESP, and the header parsed earlier must be this file's.
 Status BootFlow::read_whole_kernel(const uint8_t** out) {
-    LoadedImages& l = images_;
+    const LoadedImages& l = images_;
     void* buf = nullptr;
     KHO_TRY(fw_.allocate_pool(l.kernel_file_size, &buf));
     KHO_TRY(fw_.read_file(c_.entry.linux_path, 0, buf, l.kernel_file_size));
