@@ -51,9 +51,41 @@ $(EFI_OUT)/khoboot.so: $(EFI_OBJS)
 	@if readelf -rW $@ | grep R_X86_64_ | grep -qv R_X86_64_RELATIVE; then \
 		echo "$@: relocations other than R_X86_64_RELATIVE" >&2; rm -f $@; exit 1; fi
 
-$(EFI_APP): $(EFI_OUT)/khoboot.so
+# SBAT (shim's revocation by generation, rhboot/shim SBAT.md): a .sbat
+# section of CSV lines, the format header then khoboot's own line. shim
+# refuses an image without one. It is placed one page past the last section
+# of the .so (a PE section needs its own page-aligned VMA), read-only data.
+# A distributor sets SBAT_URL to its own page for the package.
+SBAT_URL ?= docs/security.md
+# Rewritten only when its text changes (a new version), so that the image
+# is relinked then and not at every make.
+$(EFI_OUT)/sbat.csv: efi/sbat.csv.in FORCE
+	@mkdir -p $(dir $@)
+	@sed -e 's/@VERSION@/$(KHOBOOT_VERSION)/' -e 's|@URL@|$(SBAT_URL)|' $< > $@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+.PHONY: FORCE
+FORCE:
+
+$(EFI_APP): $(EFI_OUT)/khoboot.so $(EFI_OUT)/sbat.csv
+	end=$$(objdump -h $< | awk '$$1 ~ /^[0-9]+$$/ { print "0x" $$4, "0x" $$3 }' | \
+		while read vma size; do echo $$((vma + size)); done | sort -n | tail -n1); \
+	sbat_vma=$$(( (end + 0xfff) & ~0xfff )); \
 	objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
-		-j .rel.* -j .rela.* -j .reloc --target efi-app-$(EFI_ARCH) --subsystem=10 $< $@
+		-j .rel.* -j .rela.* -j .reloc \
+		--add-section .sbat=$(EFI_OUT)/sbat.csv --set-section-flags .sbat=contents,alloc,load,readonly,data \
+		--change-section-address .sbat=$$sbat_vma \
+		--target efi-app-$(EFI_ARCH) --subsystem=10 $< $@
+
+# make sign KEY=db.key CERT=db.crt [SIGN_OUT=dir]: Authenticode-signs the
+# EFI binaries with sbsign (sbsigntool) for a firmware or shim whose db or
+# MOK holds CERT; the signed copies go to SIGN_OUT (default build/signed).
+SIGN_OUT ?= $(BUILD)/signed
+.PHONY: sign
+sign: $(EFI_APP)
+	@test -n "$(KEY)" -a -n "$(CERT)" || { echo "make sign: set KEY=... CERT=..." >&2; exit 2; }
+	@mkdir -p $(SIGN_OUT)
+	sbsign --key $(KEY) --cert $(CERT) --output $(SIGN_OUT)/khoboot.efi $(EFI_APP)
+	sbverify --cert $(CERT) $(SIGN_OUT)/khoboot.efi
 
 ALL_TARGETS += $(EFI_APP)
 

@@ -58,6 +58,7 @@ Variable& variable(KhoVariable v) { return g_variables[static_cast<size_t>(v)]; 
 }  // namespace
 
 const char* variable_name(KhoVariable v) { return variable(v).name; }
+uint32_t variable_attributes(KhoVariable v) { return variable(v).attributes; }
 
 Status read_variable(KhoVariable which, void* buf, size_t capacity, size_t* len, bool* found) {
     Variable& v = variable(which);

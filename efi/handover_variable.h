@@ -27,5 +27,7 @@ kho::Status write_variable(KhoVariable v, const void* data, size_t len);
 // Deleting a variable that does not exist is not an error.
 kho::Status delete_variable(KhoVariable v);
 const char* variable_name(KhoVariable v);
+// The attributes of the variable as last read (0 before).
+uint32_t variable_attributes(KhoVariable v);
 
 }  // namespace khoefi

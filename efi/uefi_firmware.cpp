@@ -4,6 +4,8 @@
 #include "esp_files.h"
 #include "handover_variable.h"
 #include "log.h"
+#include "secure_boot.h"
+#include "tpm.h"
 #include "uefi.h"
 
 namespace khoefi {
@@ -66,6 +68,7 @@ Status UefiFirmware::write_variable(kho::KhoVariable v, const void* data, size_t
     return khoefi::write_variable(v, data, len);
 }
 Status UefiFirmware::delete_variable(kho::KhoVariable v) { return khoefi::delete_variable(v); }
+uint32_t UefiFirmware::variable_attributes(kho::KhoVariable v) { return khoefi::variable_attributes(v); }
 
 Status UefiFirmware::read_loader_variable(const char* ascii, void* buf, size_t capacity, size_t* len,
                                           bool* found, bool* non_volatile) {
@@ -152,5 +155,19 @@ bool UefiFirmware::read_key(uint16_t* ch) {
     return true;
 }
 void UefiFirmware::stall_us(uint64_t us) { g_bs->Stall(us); }
+
+Status UefiFirmware::read_secure_boot(kho::SecureBootVariables* out) { return read_secure_boot_variables(out); }
+bool UefiFirmware::shim_present() { return shim_lock_present(); }
+Status UefiFirmware::verify_image(kho::KernelVerifier how, const void* image, uint64_t len) {
+    return verify_pe_image(how, image, len);
+}
+bool UefiFirmware::tpm_present() { return tcg2_present(); }
+Status UefiFirmware::measure(uint32_t pcr, uint32_t event_type, const void* event, uint32_t event_len,
+                             const void* data, uint64_t len) {
+    return tcg2_measure(pcr, event_type, event, event_len, data, len);
+}
+Status UefiFirmware::publish_tpm_log(uint64_t* bytes, uint64_t* final_events) {
+    return tcg2_publish_linux_log(bytes, final_events);
+}
 
 }  // namespace khoefi

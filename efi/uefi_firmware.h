@@ -23,6 +23,7 @@ public:
                               bool* found) override;
     kho::Status write_variable(kho::KhoVariable v, const void* data, size_t len) override;
     kho::Status delete_variable(kho::KhoVariable v) override;
+    uint32_t variable_attributes(kho::KhoVariable v) override;
 
     kho::Status read_loader_variable(const char* name, void* buf, size_t capacity, size_t* len,
                                      bool* found, bool* non_volatile) override;
@@ -44,6 +45,14 @@ public:
     kho::Status set_watchdog(uint64_t seconds) override;
     bool read_key(uint16_t* ch) override;
     void stall_us(uint64_t us) override;
+
+    kho::Status read_secure_boot(kho::SecureBootVariables* out) override;
+    bool shim_present() override;
+    kho::Status verify_image(kho::KernelVerifier how, const void* image, uint64_t len) override;
+    bool tpm_present() override;
+    kho::Status measure(uint32_t pcr, uint32_t event_type, const void* event, uint32_t event_len,
+                        const void* data, uint64_t len) override;
+    kho::Status publish_tpm_log(uint64_t* bytes, uint64_t* final_events) override;
 
 private:
     EfiPhysMem ram_;

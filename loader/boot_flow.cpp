@@ -6,6 +6,7 @@
 
 #include "format.h"
 #include "handover_descriptor.h"
+#include "variable_attributes.h"
 #include "x86_handover.h"
 
 namespace kho {
@@ -34,6 +35,7 @@ const char* halt_reason_name(HaltReason r) {
     case HaltReason::Placement: return "placement";
     case HaltReason::Load: return "load";
     case HaltReason::BootParams: return "boot-params";
+    case HaltReason::ImageUnverified: return "image-unverified";
     case HaltReason::ExitBootServices: return "exit-boot-services";
     }
     return "?";
@@ -237,7 +239,10 @@ void BootFlow::read_descriptor() {
         return;
     }
     kho_.found = kho_.from_variable = true;
-    s = parse_handover_descriptor(c_.desc_raw, len, &c_.desc);
+    desc_len_ = len;
+    s = check_state_variable_attributes(abi::descriptor::kVariableName,
+                                        fw_.variable_attributes(KhoVariable::Descriptor), Err::BadDescriptor);
+    if (s) s = parse_handover_descriptor(c_.desc_raw, len, &c_.desc);
     if (!s) {
         log_error(s);
         phase_ = mark_phase("kho", phase_);
@@ -260,7 +265,9 @@ void BootFlow::read_manifest_variable() {
     if (!found || !kho_.found) return;
     if (kho_.manifest_in_ram) {
         log("warn KhoManifest variable ignored: the descriptor names a manifest in RAM");
-    } else if (!s) {
+    } else if (!s || !(s = check_state_variable_attributes(abi::kManifestVariable,
+                                                           fw_.variable_attributes(KhoVariable::Manifest),
+                                                           Err::Integrity))) {
         kho_.manifest_unreadable = true;
         format(manifest_error_, sizeof(manifest_error_), "%s", s.message());
     } else {
@@ -301,6 +308,7 @@ BootVerdict BootFlow::run() {
     Status s = read_config();
     if (!s) return fail(s, HaltReason::Config);
     phase_ = mark_phase("config", phase_);
+    secure_boot_facts();
     static_state();
     probe_arm_if_asked();
     verify();
@@ -325,8 +333,12 @@ BootVerdict BootFlow::boot() {
         return policy ? halt(why) : stop(why);
     }
     phase_ = mark_phase("place", phase_);
+    // Secure Boot: a kernel that fails verification is refused here,
+    // before any boot data exists; stop() then halts (a protected state
+    // under kho-on-error halt, kept in RAM) or exits to the boot manager
+    // (its next boot option). Either way the state is consumed unhanded.
     Status s = load_files();
-    if (!s) return fail(s, HaltReason::Load);
+    if (!s) return fail(s, s.code() == Err::Unverified ? HaltReason::ImageUnverified : HaltReason::Load);
     phase_ = mark_phase("load", phase_);
 
     X86BootDataInputs in{};
@@ -338,11 +350,13 @@ BootVerdict BootFlow::boot() {
     in.handover = handover;
     in.desc = &c_.desc;
     in.multikernel = kho_.multikernel;
+    in.secure_boot = secure_boot_;
     uint8_t* block = fw_.ram().writable(images_.boot_data, images_.layout.size);
     if (!block) return fail(Status::error(Err::NoSpace, "boot data is not RAM"), HaltReason::BootParams);
     abi::x86::BootParams* bp = nullptr;
     s = write_x86_boot_data(in, block, &bp, &chain_, *this);
     if (!s) return fail(s, HaltReason::BootParams);
+    measure_boot(handover, block);
     finish_boot(handover ? BootOutcome::Handover : BootOutcome::ColdBoot);
     log("boot entry=%s mode=%s kernel=0x%llx boot_params=0x%llx", c_.entry.id, handover ? "kho" : "cold",
         (unsigned long long)images_.kernel,

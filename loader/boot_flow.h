@@ -46,6 +46,8 @@
 #include "kernel_placement.h"
 #include "kho_fdt_reader.h"
 #include "loader_limits.h"
+#include "measured_boot.h"
+#include "secure_boot.h"
 #include "memory_plan.h"
 #include "protected_set.h"
 #include "ram_probe.h"
@@ -152,6 +154,7 @@ struct MapStorage {
 // The kernel, initrd and boot data as placed and allocated.
 struct LoadedImages {
     BzImage image{};
+    uint64_t kernel_file_size = 0;
     uint64_t kernel = 0;
     uint64_t initrd = 0, initrd_size = 0, initrd_alloc = 0;
     uint64_t boot_data = 0;
@@ -183,6 +186,7 @@ enum class HaltReason : uint8_t {
     Placement,           // no room for kernel, initrd and boot data
     Load,                // reading the files failed
     BootParams,          // boot_params could not be written
+    ImageUnverified,     // Secure Boot: the kernel failed verification
     ExitBootServices,    // the final memory map or ExitBootServices failed
 };
 const char* halt_reason_name(HaltReason r);
@@ -315,6 +319,10 @@ private:
     bool kho_failed(const Status& s);
     bool prepare(bool& handover, CommandLine& cl, HaltReason* why);
     Status load_files();
+    Status read_whole_kernel(const uint8_t** out);
+    void secure_boot_facts();
+    void measure(MeasuredItem item, const void* data, uint64_t len);
+    void measure_boot(bool handover, const uint8_t* block);
     void log_placement(uint64_t file_size, bool handover);
 
     Firmware& fw_;
@@ -348,6 +356,10 @@ private:
     LoadedImages images_{};
     CommandLine cmdline_;
     SetupDataChain chain_{nullptr};
+    SecureBootMode secure_boot_ = SecureBootMode::Unset;
+    KernelVerifier verifier_ = KernelVerifier::None;
+    bool tpm_ = false;
+    size_t desc_len_ = 0;  // bytes of the descriptor variable (measured)
 };
 
 }  // namespace kho

@@ -249,6 +249,7 @@ bool BootFlow::prepare(bool& handover, CommandLine& cl, HaltReason* why) {
     };
     Status s = read_kernel_header(&l.image, &file_size);
     if (!s) return stop(s, HaltReason::Image);
+    l.kernel_file_size = file_size;
     if (!(s = initrd_sizes(l, &initrd_total))) return stop(s, HaltReason::Initrd);
     s = build_cmdline(handover, l.image, cl);
     if (!s && handover) {
@@ -290,14 +291,25 @@ void BootFlow::log_placement(uint64_t file_size, bool handover) {
         (unsigned long long)l.layout.size);
 }
 
+// With Secure Boot or a TPM the whole file is read first, checked and
+// measured (boot_flow_secure.cpp), and the payload copied from it.
 Status BootFlow::load_files() {
     const LoadedImages& l = images_;
     uint8_t* kernel = fw_.ram().writable(l.kernel, l.image.payload_size);
     uint8_t* initrd = l.initrd_alloc ? fw_.ram().writable(l.initrd, l.initrd_alloc) : nullptr;
     if (!kernel || (l.initrd_alloc && !initrd))
         return Status::error(Err::Io, "placed kernel or initrd is not RAM");
-    KHO_TRY(fw_.read_file(c_.entry.linux_path, c_.entry.linux_offset + l.image.setup_size, kernel,
-                          l.image.payload_size));
+    if (verifier_ != KernelVerifier::None || tpm_) {
+        const uint8_t* file = nullptr;
+        KHO_TRY(read_whole_kernel(&file));
+        if (c_.entry.linux_offset + l.image.setup_size + l.image.payload_size > l.kernel_file_size)
+            return Status::error(Err::BadImage, "%s is shorter than its header says", c_.entry.linux_path);
+        __builtin_memcpy(kernel, file + c_.entry.linux_offset + l.image.setup_size, l.image.payload_size);
+        measure(MeasuredItem::Kernel, file, l.kernel_file_size);
+    } else {
+        KHO_TRY(fw_.read_file(c_.entry.linux_path, c_.entry.linux_offset + l.image.setup_size, kernel,
+                              l.image.payload_size));
+    }
     uint64_t off = 0;
     if (c_.entry.uki_initrd_size) {
         uint64_t size = c_.entry.uki_initrd_size;
@@ -312,6 +324,7 @@ Status BootFlow::load_files() {
         if (off + size > l.initrd_alloc)
             return Status::error(Err::Io, "%s grew while loading", c_.entry.initrd[i]);
         KHO_TRY(fw_.read_file(c_.entry.initrd[i], 0, initrd + off, size));
+        measure(MeasuredItem::Initrd, initrd + off, size);
         // Zero padding between archives: the kernel's cpio reader skips
         // NULs between concatenated archives (init/initramfs.c).
         uint64_t next = page_up(off + size);

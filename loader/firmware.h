@@ -10,6 +10,7 @@
 #include "consoles.h"
 #include "memory_plan.h"
 #include "phys_mem.h"
+#include "secure_boot.h"
 #include "status.h"
 
 namespace kho {
@@ -72,6 +73,8 @@ public:
     virtual Status write_variable(KhoVariable v, const void* data, size_t len) = 0;
     // Deleting a variable that does not exist is not an error.
     virtual Status delete_variable(KhoVariable v) = 0;
+    // The attributes `v` had when read_variable() last found it.
+    virtual uint32_t variable_attributes(KhoVariable v) = 0;
 
     // --- systemd's Boot Loader Interface variables, by name, under its
     // vendor GUID 4a67b082-0a4c-41cf-b6c7-440b29bb8c4f
@@ -116,6 +119,32 @@ public:
     // A key pressed since the last call (its UCS-2 character), or false.
     virtual bool read_key(uint16_t* ch) = 0;
     virtual void stall_us(uint64_t us) = 0;
+
+    // --- Secure Boot (UEFI 2.10 section 32) ---
+    // The global SecureBoot and SetupMode variables as read.
+    virtual Status read_secure_boot(SecureBootVariables* out) = 0;
+    // shim's SHIM_LOCK protocol (GUID 605dab50-e046-4300-abb6-3dd810dd8b23)
+    // is installed: khoboot was started by shim.
+    virtual bool shim_present() = 0;
+    // Is `image` (a whole PE/COFF file in memory) authorized? `how` Shim:
+    // SHIM_LOCK Verify(); Firmware: LoadImage() from the buffer (the
+    // firmware's db/dbx check), UnloadImage() at once, never started.
+    // Err::Unverified with the firmware's status when refused.
+    virtual Status verify_image(KernelVerifier how, const void* image, uint64_t len) = 0;
+
+    // --- TPM 2.0 measured boot (TCG PC Client Platform Firmware Profile,
+    // EFI_TCG2_PROTOCOL) ---
+    virtual bool tpm_present() = 0;
+    // HashLogExtendEvent(): extends `pcr` with the digest of `data` in
+    // every active bank and logs an event of `event_type` whose event
+    // data is `event` (the core builds it, measured_boot.h).
+    virtual Status measure(uint32_t pcr, uint32_t event_type, const void* event, uint32_t event_len,
+                           const void* data, uint64_t len) = 0;
+    // After the last measurement: the event log handed to Linux as its
+    // EFI stub would (a LINUX_EFI_TPM_EVENT_LOG configuration table),
+    // since khoboot enters the kernel past the stub. *bytes: the log's
+    // size; *final_events: events also in the final events table.
+    virtual Status publish_tpm_log(uint64_t* bytes, uint64_t* final_events) = 0;
 
 protected:
     ~Firmware() = default;

@@ -36,8 +36,9 @@ constexpr ErrKind kKinds[] = {
     {Err::Integrity, "kho-integrity", "preserved bytes differ from the producer's manifest"},
     {Err::AttemptFailed, "kho-attempt-failed", "an earlier boot of this state never reached its kernel"},
     {Err::Clobbered, "kho-clobbered", "preserved memory where the RAM-retention probe saw the firmware rewrite RAM across a warm reset"},
+    {Err::Unverified, "image-unverified", "Secure Boot is on and the kernel image is not signed by a key the firmware (db/dbx) or shim accepts"},
 };
-static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == size_t(Err::Clobbered) + 1,
+static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == size_t(Err::Unverified) + 1,
               "every Err has a kind");
 
 const ErrKind* kind_of(Err e) {

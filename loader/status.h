@@ -26,6 +26,7 @@ enum class Err : uint8_t {
     Integrity,       // preserved bytes differ from the producer's manifest
     AttemptFailed,   // an earlier boot of this state never reached its kernel
     Clobbered,       // preserved memory the RAM-retention probe saw the firmware rewrite
+    Unverified,      // the kernel failed Secure Boot verification (db/dbx, shim)
 };
 
 // The error kind's protocol name ("kho-bad-map", "no-space", ...), the one

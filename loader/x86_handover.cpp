@@ -47,6 +47,7 @@ Status write_x86_boot_data(const X86BootDataInputs& in, uint8_t* block, abi::x86
     *bp = reinterpret_cast<abi::x86::BootParams*>(block + l.layout.boot_params);
     KHO_TRY(init_boot_params(l.image, in.kernel_prefix, in.prefix_len, bi, *bp));
     *chain = SetupDataChain(*bp);
+    (*bp)->secure_boot = static_cast<uint8_t>(in.secure_boot);
     // The GOP framebuffer into screen_info, so the kernel keeps a console
     // on the screen (efifb/simpledrm); without one, serial only.
     if (in.facts->has_framebuffer) {

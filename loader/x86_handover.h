@@ -21,6 +21,10 @@ struct X86BootDataInputs {
     bool handover = false;
     const HandoverDescriptor* desc = nullptr;  // handover: FDT and scratch table
     bool multikernel = false;
+    // boot_params.secure_boot: the firmware's mode in Linux's terms, so the
+    // kernel locks itself down (LOCK_DOWN_IN_EFI_SECURE_BOOT) as it would
+    // behind its own EFI stub.
+    SecureBootMode secure_boot = SecureBootMode::Unset;
 };
 
 // Writes the boot-data block (`block`, images->layout.size writable bytes

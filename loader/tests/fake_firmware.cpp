@@ -276,4 +276,26 @@ uint8_t* FakeFirmware::Ram::writable(uint64_t addr, uint64_t len) {
     return fw_.mem_.mutable_view(addr, len);
 }
 
+Status FakeFirmware::read_secure_boot(kho::SecureBootVariables* out) {
+    if (secure_boot_read_fails) return Status::error(Err::Io, "GetVariable(SecureBoot) failed");
+    *out = secure_boot_vars;
+    return Status::ok();
+}
+
+Status FakeFirmware::verify_image(kho::KernelVerifier how, const void* image, uint64_t len) {
+    const uint8_t* p = static_cast<const uint8_t*>(image);
+    verifications.push_back({how, std::vector<uint8_t>(p, p + len)});
+    if (!authorized.count(verifications.back().image))
+        return Status::error(Err::Unverified, "status 0x800000000000001a");
+    return Status::ok();
+}
+
+Status FakeFirmware::measure(uint32_t pcr, uint32_t event_type, const void* event, uint32_t event_len,
+                             const void* data, uint64_t len) {
+    const uint8_t* e = static_cast<const uint8_t*>(event);
+    const uint8_t* d = static_cast<const uint8_t*>(data);
+    measurements.push_back({pcr, event_type, {e, e + event_len}, {d, d + len}});
+    return Status::ok();
+}
+
 }  // namespace khotest

@@ -40,6 +40,7 @@ public:
 
     std::optional<std::vector<uint8_t>>& variable(kho::KhoVariable v) { return vars_[size_t(v)]; }
     bool fail_writes[kho::kKhoVariableCount] = {};  // per KhoVariable: SetVariable fails
+    uint32_t attributes[kho::kKhoVariableCount] = {7, 7, 7, 7, 7, 7, 7};  // per KhoVariable: NV|BS|RT, as producers write
     std::map<std::string, std::vector<uint8_t>> files;
     std::set<std::string> fail_reads;  // read_file() of these fails (a bad sector)
     // The Boot Loader Interface variables by name (systemd's vendor GUID).
@@ -75,6 +76,7 @@ public:
                               bool* found) override;
     kho::Status write_variable(kho::KhoVariable v, const void* data, size_t len) override;
     kho::Status delete_variable(kho::KhoVariable v) override;
+    uint32_t variable_attributes(kho::KhoVariable v) override { return attributes[size_t(v)]; }
     kho::Status read_loader_variable(const char* name, void* buf, size_t capacity, size_t* len,
                                      bool* found, bool* non_volatile) override;
     kho::Status write_loader_variable(const char* name, const void* data, size_t len,
@@ -92,6 +94,42 @@ public:
     kho::Status set_watchdog(uint64_t seconds) override;
     bool read_key(uint16_t* ch) override;
     void stall_us(uint64_t) override {}
+
+    // Secure Boot model: the variables as a test sets them; the "db" is
+    // the set of exact images accepted (a flipped byte is another image);
+    // every check is recorded.
+    kho::SecureBootVariables secure_boot_vars{};
+    bool secure_boot_read_fails = false;
+    bool shim = false;
+    std::set<std::vector<uint8_t>> authorized;
+    struct Verification {
+        kho::KernelVerifier how;
+        std::vector<uint8_t> image;
+    };
+    std::vector<Verification> verifications;
+    // TPM model: present or not; each measurement as logged.
+    bool tpm = false;
+    struct Measurement {
+        uint32_t pcr, event_type;
+        std::vector<uint8_t> event, data;
+    };
+    std::vector<Measurement> measurements;
+    size_t tpm_logs_published = 0;  // the log handed on, after how many measurements
+    size_t measurements_before_publish = 0;
+
+    kho::Status read_secure_boot(kho::SecureBootVariables* out) override;
+    bool shim_present() override { return shim; }
+    kho::Status verify_image(kho::KernelVerifier how, const void* image, uint64_t len) override;
+    bool tpm_present() override { return tpm; }
+    kho::Status measure(uint32_t pcr, uint32_t event_type, const void* event, uint32_t event_len,
+                        const void* data, uint64_t len) override;
+    kho::Status publish_tpm_log(uint64_t* bytes, uint64_t* final_events) override {
+        tpm_logs_published++;
+        measurements_before_publish = measurements.size();
+        *bytes = 4096 * measurements.size();
+        *final_events = 0;
+        return kho::Status::ok();
+    }
 
 private:
     struct Segment {

@@ -5,6 +5,7 @@
 // map and variables by FakeFirmware; expectations come from the inputs
 // (block addresses, scratch), never from the flow's own output.
 #include <gtest/gtest.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <memory>
@@ -393,8 +394,273 @@ TEST(BootFlow, HaltReasonNamesArePinned) {
         {R::Initrd, "initrd"},            {R::Cmdline, "cmdline"},
         {R::Placement, "placement"},      {R::Load, "load"},
         {R::BootParams, "boot-params"},   {R::ExitBootServices, "exit-boot-services"},
+        {R::ImageUnverified, "image-unverified"},
     };
     for (const auto& [r, name] : names) EXPECT_STREQ(kho::halt_reason_name(r), name);
+}
+
+// --- Secure Boot (loader/secure_boot.h) and measured boot
+// (loader/measured_boot.h) against the model firmware: its "db" accepts
+// exactly the images a test lists, its TPM records each measurement ---
+
+kho::SecureBootVariables sb_vars(bool sb_found, uint8_t sb, bool setup_found, uint8_t setup) {
+    kho::SecureBootVariables v;
+    v.secure_boot_found = sb_found;
+    v.secure_boot = sb;
+    v.setup_mode_found = setup_found;
+    v.setup_mode = setup;
+    return v;
+}
+
+// The rules of Linux's efi_get_secureboot() (libstub/secureboot.c) and the
+// values of enum efi_secureboot_mode (include/linux/efi.h).
+TEST(SecureBoot, ModeFollowsLinuxStubRules) {
+    using M = kho::SecureBootMode;
+    EXPECT_EQ(uint8_t(M::Unset), 0);
+    EXPECT_EQ(uint8_t(M::Unknown), 1);
+    EXPECT_EQ(uint8_t(M::Disabled), 2);
+    EXPECT_EQ(uint8_t(M::Enabled), 3);
+    EXPECT_EQ(kho::secure_boot_mode(sb_vars(false, 0, false, 0)), M::Disabled);  // no SecureBoot
+    EXPECT_EQ(kho::secure_boot_mode(sb_vars(true, 0, true, 0)), M::Disabled);
+    EXPECT_EQ(kho::secure_boot_mode(sb_vars(true, 1, true, 1)), M::Disabled);    // setup mode
+    EXPECT_EQ(kho::secure_boot_mode(sb_vars(true, 1, true, 0)), M::Enabled);
+    EXPECT_EQ(kho::secure_boot_mode(sb_vars(true, 1, false, 0)), M::Unknown);    // SetupMode unreadable
+    kho::SecureBootVariables err;
+    err.read_error = true;
+    EXPECT_EQ(kho::secure_boot_mode(err), M::Unknown);
+    using V = kho::KernelVerifier;
+    EXPECT_EQ(kho::choose_kernel_verifier(M::Disabled, true), V::None);
+    EXPECT_EQ(kho::choose_kernel_verifier(M::Enabled, false), V::Firmware);
+    EXPECT_EQ(kho::choose_kernel_verifier(M::Enabled, true), V::Shim);
+    EXPECT_EQ(kho::choose_kernel_verifier(M::Unknown, false), V::Firmware);  // fails closed
+}
+
+struct SecureMachine : Machine {
+    explicit SecureMachine(const std::string& extra = "") : Machine(extra) {
+        fw.secure_boot_vars = sb_vars(true, 1, true, 0);
+    }
+    void sign_kernel() { fw.authorized.insert(fw.files["/vmlinuz"]); }
+};
+
+TEST(SecureBoot, OffChecksNothingAndTellsTheKernelDisabled) {
+    Machine m;
+    m.add_state();
+    kho::BootVerdict v = m.boot();
+    ASSERT_EQ(v.outcome, BootOutcome::Handover) << m.fw.log_text();
+    EXPECT_TRUE(m.fw.verifications.empty());
+    EXPECT_EQ(v.handoff.boot_params->secure_boot, 2);
+    EXPECT_TRUE(m.fw.logged("secureboot mode=disabled verify=none tpm=0")) << m.fw.log_text();
+}
+
+TEST(SecureBoot, SetupModeChecksNothing) {
+    Machine m;
+    m.fw.secure_boot_vars = sb_vars(true, 1, true, 1);
+    kho::BootVerdict v = m.boot();
+    ASSERT_EQ(v.outcome, BootOutcome::ColdBoot) << m.fw.log_text();
+    EXPECT_TRUE(m.fw.verifications.empty());
+    EXPECT_EQ(v.handoff.boot_params->secure_boot, 2);
+}
+
+TEST(SecureBoot, ASignedKernelIsVerifiedByTheFirmwareAndHandedTheState) {
+    SecureMachine m;
+    m.add_state();
+    m.sign_kernel();
+    kho::BootVerdict v = m.boot();
+    ASSERT_EQ(v.outcome, BootOutcome::Handover) << m.fw.log_text();
+    ASSERT_EQ(m.fw.verifications.size(), 1u);
+    EXPECT_EQ(m.fw.verifications[0].how, kho::KernelVerifier::Firmware);
+    EXPECT_EQ(m.fw.verifications[0].image, m.fw.files["/vmlinuz"]);  // the whole file
+    EXPECT_EQ(v.handoff.boot_params->secure_boot, 3);
+    EXPECT_TRUE(m.fw.logged("secureboot kernel=/vmlinuz verified by=firmware")) << m.fw.log_text();
+    // The payload placed is the verified file's, from its setup size on.
+    const kho::LoadedImages& l = *v.handoff.images;
+    const std::vector<uint8_t>& file = m.fw.files["/vmlinuz"];
+    const uint8_t* placed = m.fw.mem().view(l.kernel, l.image.payload_size);
+    ASSERT_NE(placed, nullptr);
+    EXPECT_EQ(memcmp(placed, file.data() + l.image.setup_size, l.image.payload_size), 0);
+}
+
+TEST(SecureBoot, UnderShimTheKernelIsVerifiedByShim) {
+    SecureMachine m;
+    m.fw.shim = true;
+    m.sign_kernel();
+    ASSERT_EQ(m.boot().outcome, BootOutcome::ColdBoot) << m.fw.log_text();
+    ASSERT_EQ(m.fw.verifications.size(), 1u);
+    EXPECT_EQ(m.fw.verifications[0].how, kho::KernelVerifier::Shim);
+}
+
+TEST(SecureBoot, UnreadableVariablesFailClosed) {
+    SecureMachine m;
+    m.fw.secure_boot_read_fails = true;
+    kho::BootVerdict v = m.boot();
+    EXPECT_EQ(m.fw.verifications.size(), 1u);
+    expect_exit(m, v, "image-unverified");
+}
+
+// One error line, no boot data, the state consumed unhanded; what follows
+// is the entry's policy: cold-boot -> exit to the boot manager.
+void expect_refused(SecureMachine& m, const kho::BootVerdict& v, BootOutcome outcome) {
+    ASSERT_EQ(v.outcome, outcome) << m.fw.log_text();
+    EXPECT_STREQ(v.halt_reason, "image-unverified");
+    size_t errors = 0;
+    for (const std::string& line : m.fw.lines) errors += line.rfind("error ", 0) == 0;
+    EXPECT_EQ(errors, 1u) << m.fw.log_text();
+    EXPECT_TRUE(m.fw.logged("error image-unverified /vmlinuz refused by firmware")) << m.fw.log_text();
+    EXPECT_FALSE(m.fw.logged("handover setup_data")) << m.fw.log_text();
+    EXPECT_FALSE(m.fw.logged("cmdline ")) << m.fw.log_text();
+    EXPECT_FALSE(m.fw.variable(KhoVariable::Descriptor));
+    EXPECT_NE(m.status().find("error=image-unverified\n"), std::string::npos) << m.status();
+}
+
+TEST(SecureBoot, AnUnsignedKernelIsRefusedAndTheBootExits) {
+    SecureMachine m;
+    m.add_state();
+    expect_refused(m, m.boot(), BootOutcome::Exit);
+}
+
+TEST(SecureBoot, AKernelWithOneFlippedByteIsRefused) {
+    SecureMachine m;
+    m.add_state();
+    m.sign_kernel();
+    m.fw.files["/vmlinuz"][0x3000] ^= 1;  // in the payload
+    expect_refused(m, m.boot(), BootOutcome::Exit);
+}
+
+TEST(SecureBoot, AnUnsignedKernelUnderTheHaltPolicyHaltsWithTheStateKept) {
+    SecureMachine m("kho-on-error halt\n");
+    m.add_state();
+    kho::BootVerdict v = m.boot();
+    expect_refused(m, v, BootOutcome::Halt);
+    for (const Block& b : m.blocks) EXPECT_EQ(m.fw.type_at(b.phys), efi::kLoaderData);
+}
+
+std::vector<uint8_t> tagged(uint32_t tag, const std::string& text) {
+    uint32_t n = uint32_t(text.size());
+    std::vector<uint8_t> e(8 + n);
+    memcpy(&e[0], &tag, 4);
+    memcpy(&e[4], &n, 4);
+    for (uint32_t i = 0; i < n; i++) e[8 + i] = uint8_t(text[i]);
+    return e;
+}
+
+TEST(MeasuredBoot, EveryInputOfTheNextKernelIsMeasuredWithItsPcrAndTag) {
+    SecureMachine m("initrd /a.img\ninitrd /b.img\n");
+    m.fw.tpm = true;
+    m.fw.files["/a.img"] = std::vector<uint8_t>(5000, 0xa1);
+    m.fw.files["/b.img"] = std::vector<uint8_t>(300, 0xb2);
+    m.add_state();
+    m.sign_kernel();
+    kho::BootVerdict v = m.boot();
+    ASSERT_EQ(v.outcome, BootOutcome::Handover) << m.fw.log_text();
+    // The command line the kernel is given, read from boot_params.
+    const char* cl = reinterpret_cast<const char*>(m.fw.mem().view(v.handoff.boot_params->hdr.cmd_line_ptr, 1));
+    ASSERT_NE(cl, nullptr);
+    std::string cmdline(cl);
+    const uint8_t* fdt = m.fw.mem().view(m.desc.fdt_addr, 4096);
+    std::vector<uint8_t> scratch(16);
+    uint64_t sa = kScratch, ss = kScratchSize;
+    memcpy(&scratch[0], &sa, 8);
+    memcpy(&scratch[8], &ss, 8);
+    struct Want {
+        uint32_t pcr;
+        std::vector<uint8_t> event, data;
+    };
+    const std::vector<Want> want = {
+        {4, tagged(0x4b484f01, "khoboot kernel"), m.fw.files["/vmlinuz"]},
+        {9, tagged(0x8F3B22EC, "Linux initrd"), m.fw.files["/a.img"]},
+        {9, tagged(0x8F3B22EC, "Linux initrd"), m.fw.files["/b.img"]},
+        {12, tagged(0x8F3B22ED, "khoboot command line"), bytes_of(cmdline)},
+        {12, tagged(0x4b484f02, "KHO descriptor"), m.desc_bytes},
+        {12, tagged(0x4b484f03, "KHO root FDT"), std::vector<uint8_t>(fdt, fdt + 4096)},
+        {12, tagged(0x4b484f04, "KHO scratch table"), scratch},
+    };
+    ASSERT_EQ(m.fw.measurements.size(), want.size()) << m.fw.log_text();
+    for (size_t i = 0; i < want.size(); i++) {
+        const auto& got = m.fw.measurements[i];
+        EXPECT_EQ(got.pcr, want[i].pcr) << i;
+        EXPECT_EQ(got.event_type, 6u) << i;  // EV_EVENT_TAG
+        EXPECT_EQ(got.event, want[i].event) << i;
+        EXPECT_EQ(got.data, want[i].data) << i;
+    }
+    EXPECT_NE(cmdline.find("kho=on"), std::string::npos) << cmdline;
+    // The log goes to the kernel once, after the last measurement.
+    EXPECT_EQ(m.fw.tpm_logs_published, 1u);
+    EXPECT_EQ(m.fw.measurements_before_publish, want.size());
+}
+
+// The manifest the state came with is measured as read (here the
+// variable's bytes; kho-verify off so that these bytes need not verify).
+TEST(MeasuredBoot, TheManifestIsMeasuredWhenThereIsOne) {
+    Machine m("kho-verify off\n");
+    m.fw.tpm = true;
+    m.add_state();
+    std::vector<uint8_t> manifest(96);
+    for (size_t i = 0; i < manifest.size(); i++) manifest[i] = uint8_t(i * 7);
+    m.fw.variable(KhoVariable::Manifest) = manifest;
+    ASSERT_EQ(m.boot().outcome, BootOutcome::Handover) << m.fw.log_text();
+    ASSERT_FALSE(m.fw.measurements.empty());
+    const auto& last = m.fw.measurements.back();
+    EXPECT_EQ(last.pcr, 12u);
+    EXPECT_EQ(last.event, tagged(0x4b484f05, "KHO manifest"));
+    EXPECT_EQ(last.data, manifest);
+}
+
+TEST(MeasuredBoot, NoTpmNoMeasurementAndAColdBootMeasuresNoState) {
+    Machine m;
+    m.add_state();
+    ASSERT_EQ(m.boot().outcome, BootOutcome::Handover);
+    EXPECT_TRUE(m.fw.measurements.empty());
+    Machine c("kho off\n");
+    c.fw.tpm = true;
+    c.add_state();
+    ASSERT_EQ(c.boot().outcome, BootOutcome::ColdBoot) << c.fw.log_text();
+    ASSERT_EQ(c.fw.measurements.size(), 2u);  // kernel, command line
+    EXPECT_EQ(c.fw.measurements[0].pcr, 4u);
+    EXPECT_EQ(c.fw.measurements[1].pcr, 12u);
+}
+
+TEST(MeasuredBoot, AKernelRefusedByVerificationIsNeverMeasuredAsBooted) {
+    SecureMachine m;
+    m.fw.tpm = true;
+    m.add_state();
+    EXPECT_EQ(m.boot().outcome, BootOutcome::Exit);
+    EXPECT_TRUE(m.fw.measurements.empty());
+}
+
+// --- the attributes of the state's variables (loader/variable_attributes.h) ---
+
+TEST(StateVariables, ADescriptorWithOtherAttributesIsRefusedAndConsumed) {
+    // volatile (BS|RT), boot-services only, authenticated (NV|BS|RT|0x20)
+    for (uint32_t attrs : {0x6u, 0x3u, 0x27u}) {
+        Machine m;
+        m.add_state();
+        m.fw.attributes[size_t(KhoVariable::Descriptor)] = attrs;
+        kho::BootVerdict v = m.boot();
+        ASSERT_EQ(v.outcome, BootOutcome::ColdBoot) << attrs << m.fw.log_text();
+        char want[96];
+        snprintf(want, sizeof(want), "error descriptor KhoHandover has attributes 0x%x, khoboot requires 0x7", attrs);
+        EXPECT_TRUE(m.fw.logged(want)) << m.fw.log_text();
+        EXPECT_FALSE(m.fw.logged("reserve ok")) << attrs;  // nothing of the state was touched
+        EXPECT_FALSE(m.fw.variable(KhoVariable::Descriptor)) << attrs;
+    }
+}
+
+TEST(StateVariables, AManifestWithOtherAttributesFailsVerification) {
+    Machine m("kho-verify metadata\n");
+    m.add_state();
+    m.fw.variable(KhoVariable::Manifest) = std::vector<uint8_t>(64, 0);
+    m.fw.attributes[size_t(KhoVariable::Manifest)] = 0x6;
+    kho::BootVerdict v = m.boot();
+    EXPECT_EQ(v.outcome, BootOutcome::ColdBoot) << m.fw.log_text();
+    EXPECT_TRUE(m.fw.logged("error kho-integrity")) << m.fw.log_text();
+    EXPECT_TRUE(m.fw.logged("KhoManifest has attributes 0x6")) << m.fw.log_text();
+}
+
+TEST(StateVariables, ProducerAttributesAreAccepted) {
+    Machine m;
+    m.add_state();
+    EXPECT_EQ(m.fw.attributes[size_t(KhoVariable::Descriptor)], 0x7u);
+    EXPECT_EQ(m.boot().outcome, BootOutcome::Handover) << m.fw.log_text();
 }
 
 }  // namespace

@@ -73,7 +73,9 @@ Fields (all but ``name`` optional):
   ``Run.interrupt_on`` regular expressions: a protocol line matching one
   ends the run on purpose (QEMU killed mid-boot, as a power cut would), and
   the run passes if its checks do.
-  ``Run.firmware`` is "ovmf" (default) or "seabios" (QEMU's BIOS without
+  ``Run.firmware`` is "ovmf" (default), "ovmf-secureboot" (Debian's SMM
+  Secure Boot build; the scenario's prepare hook puts a VARS with keys at
+  ``ctx.vars_path``, scripts/scenarios/secureboot.py) or "seabios" (QEMU's BIOS without
   pflash or ESP, for direct ``-kernel`` boots given in ``qemu_args``).
 * ``Scenario.tags``: protocol-line tags this scenario asserts on
   (default ``("KHOBOOT", "TEST_KERNEL")``; the real-Linux scenarios add their
@@ -253,7 +255,7 @@ class Run:
     checks: list[Check] = field(default_factory=list)
     before: Optional[Callable[["Context", int], None]] = None
     stop_on: list[str] = field(default_factory=lambda: [r"KHOBOOT: halt .*"])
-    firmware: str = "ovmf"   # or "seabios": no UEFI, no ESP (direct -kernel boots)
+    firmware: str = "ovmf"   # "ovmf-secureboot", or "seabios": no UEFI, no ESP (direct -kernel boots)
     # A protocol line matching one cuts the run off on purpose (QEMU is
     # killed: a power cut, or a hang the watchdog resets); the run is then
     # judged by its checks alone.

@@ -17,6 +17,10 @@ from typing import Callable
 from . import inject, reaper
 from .bootchain import OVMF_CODE, Blob
 
+# Debian's OVMF built with SMM and Secure Boot; the "snakeoil" VARS beside
+# it enrols the test key /usr/share/ovmf/PkKek-1-snakeoil.pem in PK, KEK, db.
+OVMF_CODE_SECUREBOOT = "/usr/share/OVMF/OVMF_CODE_4M.snakeoil.fd"
+
 
 @dataclass
 class RunResult:
@@ -46,17 +50,26 @@ def com2_args(log: Path) -> list[str]:
 def command(esp: Path | None, vars_path: Path, serial_log: Path, debug_log: Path,
             memory: str, reboot: bool, blobs: list[Blob], extra: list[str],
             firmware: str = "ovmf") -> list[str]:
-    """firmware "ovmf": the UEFI machine every KHO scenario uses; "seabios":
-    QEMU's default BIOS and no ESP, for direct -kernel boots in `extra`."""
+    """firmware "ovmf": the UEFI machine every KHO scenario uses;
+    "ovmf-secureboot": Debian's Secure Boot OVMF (SMM, its CODE image; the
+    scenario supplies a VARS with keys, e.g. OVMF_VARS_4M.snakeoil.fd);
+    "seabios": QEMU's default BIOS and no ESP, for direct -kernel boots in
+    `extra`."""
+    secure = firmware == "ovmf-secureboot"
     cmd = [
         "qemu-system-x86_64",
-        "-machine", "q35,accel=tcg",
+        # A Secure Boot OVMF keeps its variable store behind SMM, so that
+        # the OS cannot write db/PK directly: SMM on, pflash SMM-only.
+        "-machine", "q35,smm=on,accel=tcg" if secure else "q35,accel=tcg",
         "-smp", "1",
         "-m", memory,
     ]
-    if firmware == "ovmf":
+    if secure:
+        cmd += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
+    if firmware in ("ovmf", "ovmf-secureboot"):
+        code = OVMF_CODE_SECUREBOOT if secure else OVMF_CODE
         cmd += [
-            "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+            "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={code}",
             "-drive", f"if=pflash,format=raw,unit=1,file={vars_path}",
         ]
         if esp is not None:  # None: the caller's own boot disk is in `extra`
