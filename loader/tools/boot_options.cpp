@@ -45,6 +45,7 @@ std::string option_name(uint16_t number) {
 }
 
 std::string parse_load_option(const std::vector<uint8_t>& b, LoadOption* out) {
+    *out = LoadOption{};
     if (b.size() < 6) return "shorter than an EFI_LOAD_OPTION header";
     size_t path_len = size_t(b[4] | b[5] << 8);
     size_t i = 6;
