@@ -73,3 +73,27 @@ TEST(ManifestPlace, NoRoomIsOutOfRam) {
 }
 
 }  // namespace
+
+// The handoff image's command line (loader/handoff_options.h).
+#include "loader/handoff_options.h"
+
+namespace {
+
+TEST(HandoffOptions, ManifestLevelFromTheCommandLine) {
+    handoff::Options o;
+    ASSERT_TRUE(handoff::parse_options("", &o));
+    EXPECT_EQ(o.manifest, kho::ManifestLevel::Full);
+    ASSERT_TRUE(handoff::parse_options("x=1 khoboot.handoff.manifest=metadata y", &o));
+    EXPECT_EQ(o.manifest, kho::ManifestLevel::Metadata);
+    ASSERT_TRUE(handoff::parse_options("khoboot.handoff.manifest=none", &o));
+    EXPECT_EQ(o.manifest, kho::ManifestLevel::None);
+}
+
+TEST(HandoffOptions, BadLevelIsAnErrorNotADefault) {
+    handoff::Options o;
+    kho::Status s = handoff::parse_options("khoboot.handoff.manifest=most", &o);
+    EXPECT_FALSE(s);
+    EXPECT_EQ(s.code(), kho::Err::BadEntry);
+}
+
+}  // namespace

@@ -244,6 +244,24 @@ std::string join(const std::vector<std::string>& v) {
     return s;
 }
 
+// What debugfs shows of the state before it is final (LUO serialises its
+// sessions only on the kexec; the handoff image reports the final state).
+void print_live_state(const Options& o) {
+    std::string phys, len, fdt;
+    std::vector<abi::KhoScratch> scratch;
+    if (!exporting::read_small_file(o.debugfs + "/kho/out/scratch_phys", &phys, 1 << 16) ||
+        !exporting::read_small_file(o.debugfs + "/kho/out/scratch_len", &len, 1 << 16) ||
+        !exporting::parse_scratch_lists(phys, len, &scratch)) {
+        std::printf("reboot: state not visible here (no debugfs kho/out); the handoff image reports it\n");
+        return;
+    }
+    for (const abi::KhoScratch& s : scratch)
+        std::printf("reboot: scratch 0x%llx+0x%llx\n", (unsigned long long)s.addr, (unsigned long long)s.size);
+    if (exporting::read_small_file(o.debugfs + "/kho/out/fdt", &fdt, 1 << 20))
+        std::printf("reboot: state root FDT %zu bytes (debugfs kho/out/fdt); sub-nodes and ranges are final only "
+                    "after the kexec serialises them\n", fdt.size());
+}
+
 void print_plan(const Options& o, const Facts& f) {
     std::printf("reboot: kho on (%s)\n", f.kho_how.c_str());
     std::printf("reboot: luo %s sessions=%u\n", f.luo_on ? "on" : "off", f.luo_sessions);
@@ -254,6 +272,7 @@ void print_plan(const Options& o, const Facts& f) {
     std::printf("reboot: abi this kernel %s (%s), next kernel %s\n", join(f.running_abi).c_str(),
                 f.running_source.c_str(), join(f.next_abi).c_str());
     std::printf("reboot: handoff %s manifest=%s\n", f.handoff_path.c_str(), o.manifest.c_str());
+    print_live_state(o);
 }
 
 int fail(const std::string& kind, const std::string& what) {

@@ -17,6 +17,8 @@
 #                   must refuse: its outcome and the variables it must not
 #                   have left are reported, then the real reboot follows
 #                   (the refusal lost nothing).
+# luochain.dry-run=1  stage 1 first runs `khotool reboot --dry-run` and
+#                   reports that it changed nothing.
 # luochain.via=kexec  stage 1 ends with the kernel's own kexec straight into
 #                   entry luochain.next= (the reference: no firmware).
 #   luochain.stage=refuse   only `khotool reboot`, which must refuse; report.
@@ -75,6 +77,10 @@ if [ "$stage" = 1 ]; then
   if [ -n "$first" ]; then
     /khotool reboot $first
     say "first-try rc=$? $(leftovers)"
+  fi
+  if [ "$(arg dry-run)" = 1 ]; then
+    /khotool reboot --dry-run --esp /esp --boot-entry "$(arg next)"
+    say "dry-run rc=$? $(leftovers)"
   fi
   say "reboot uptime=$(cut -d' ' -f1 /proc/uptime)"
   if [ "$(arg via)" = kexec ]; then

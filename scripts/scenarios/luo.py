@@ -276,13 +276,19 @@ SCENARIOS = [
     Scenario(
         name="luo-reboot-no-entry",
         description="khotool reboot naming a Boot#### that does not exist: one error line, no "
-                    "variable left, the sessions intact: the real reboot that follows carries them",
-        entries=_entries(["luo_kexec_simple"], a_options="liveupdate=on luochain.first-try="
+                    "variable left; --dry-run prints the plan and changes nothing; the sessions are "
+                    "intact: the real reboot that follows carries them",
+        entries=_entries(["luo_kexec_simple"], a_options="liveupdate=on luochain.dry-run=1 luochain.first-try="
                          "--esp,/esp,--boot-entry,luo-b,--entry,00AA"),
         requires=REQUIRES, tags=TAGS, prepare=lambda ctx: _prepare(ctx, ["luo_kexec_simple"]),
         runs=[Run(memory="3G", timeout=600, expect_exit=0, checks=NO_TROUBLE + [
             InOrder([r"khotool: error no-entry: Boot00AA does not exist",
                      rf"LUO_CHAIN: first-try rc=1 {NOTHING_LEFT}",
+                     r"reboot: luo on sessions=2",
+                     r"reboot: khoboot entry luo-b kernel /esp/khoboot-test/bzImage",
+                     r"reboot: abi this kernel kho-v4,luo-v5,memfd-v2 .*",
+                     r"reboot: dry run, nothing changed",
+                     rf"LUO_CHAIN: dry-run rc=0 {NOTHING_LEFT}",
                      r"KHOBOOT_HANDOFF: descriptor written",
                      r"LUO_CHAIN: stage2 pass luo_kexec_simple"]),
             Count(r"khotool: error .*", 1),
