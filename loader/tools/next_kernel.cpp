@@ -91,7 +91,9 @@ std::string find_next_kernel(const std::string& esp, const std::string& requeste
     if (!s) return std::string("boot entry: ") + s.message();
     const BootEntry* entry = entries[index].get();
     out->entry_id = entry->id;
-    out->kernel = out->esp + "/" + entry->linux_path;
+    const char* rel = entry->linux_path;
+    while (*rel == '/') ++rel;  // ESP-relative, usually written "/vmlinuz-..."
+    out->kernel = out->esp + "/" + rel;
     return "";
 }
 
