@@ -22,10 +22,13 @@ EFI_CFLAGS := -std=c11 $(WARN) $(EFI_COMMON)
 EFI_LDFLAGS := -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined \
 	-T $(GNUEFI_LIB)/elf_x86_64_efi.lds
 
-EFI_GLUE_CXX := $(wildcard efi/*.cpp)
+# The glue common to every architecture, plus efi/$(EFI_ARCH)/ (CPU,
+# clock, how the kernel is started): the build picks files per
+# architecture (efi/aarch64/build.mk is the arm64 build).
+EFI_GLUE_CXX := $(wildcard efi/*.cpp efi/$(EFI_ARCH)/*.cpp)
 EFI_GLUE_C := $(wildcard efi/*.c)
-EFI_GLUE_S := $(wildcard efi/*.S)
-EFI_HDRS := $(wildcard efi/*.h)
+EFI_GLUE_S := $(wildcard efi/*.S efi/$(EFI_ARCH)/*.S)
+EFI_HDRS := $(wildcard efi/*.h efi/$(EFI_ARCH)/*.h)
 EFI_OBJS := $(EFI_GLUE_CXX:%.cpp=$(EFI_OUT)/%.o) $(EFI_GLUE_C:%.c=$(EFI_OUT)/%.o) \
 	$(EFI_GLUE_S:%.S=$(EFI_OUT)/%.o) $(CORE_SRCS:%.cpp=$(EFI_OUT)/%.o)
 
@@ -66,3 +69,6 @@ esp: $(EFI_APP)
 	scripts/make-esp --out $(ESP) --loader $(EFI_APP) \
 		$(if $(KERNEL),--kernel $(KERNEL)) $(if $(INITRD),--initrd $(INITRD)) \
 		$(if $(OPTIONS),--options "$(OPTIONS)")
+
+# The arm64 build of the same application.
+include efi/aarch64/build.mk
