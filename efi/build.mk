@@ -29,8 +29,13 @@ EFI_GLUE_CXX := $(wildcard efi/*.cpp efi/$(EFI_ARCH)/*.cpp)
 EFI_GLUE_C := $(wildcard efi/*.c)
 EFI_GLUE_S := $(wildcard efi/*.S efi/$(EFI_ARCH)/*.S)
 EFI_HDRS := $(wildcard efi/*.h efi/$(EFI_ARCH)/*.h)
+# The core's boot-protocol modules are per architecture too (the host
+# build has both, for the tests).
+CORE_X86_SRCS := loader/x86_handover.cpp loader/boot_params_builder.cpp loader/bzimage.cpp
+CORE_ARM64_SRCS := loader/arm64_handover.cpp loader/arm64_chosen.cpp
+EFI_CORE_SRCS := $(filter-out $(CORE_ARM64_SRCS),$(CORE_SRCS))
 EFI_OBJS := $(EFI_GLUE_CXX:%.cpp=$(EFI_OUT)/%.o) $(EFI_GLUE_C:%.c=$(EFI_OUT)/%.o) \
-	$(EFI_GLUE_S:%.S=$(EFI_OUT)/%.o) $(CORE_SRCS:%.cpp=$(EFI_OUT)/%.o)
+	$(EFI_GLUE_S:%.S=$(EFI_OUT)/%.o) $(EFI_CORE_SRCS:%.cpp=$(EFI_OUT)/%.o)
 
 $(EFI_OUT)/%.o: %.cpp $(CORE_HDRS) $(EFI_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

@@ -127,7 +127,7 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
              (unsigned long long)li->ImageSize);
     const kho::BootFacts facts = gather_facts(li);
     UefiFirmware fw(g_ram_ranges, sizeof(g_ram_ranges) / sizeof(g_ram_ranges[0]));
-    kho::BootFlow flow(fw, g_context, facts);
+    kho::BootFlow flow(fw, g_context, facts, boot_protocol());
     kho::BootVerdict v = flow.run();
     if (v.outcome == kho::BootOutcome::Halt) halt_forever();
     // No state at stake (loader/boot_flow.h, "No dead ends"): back to the

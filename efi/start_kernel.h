@@ -9,6 +9,9 @@
 
 namespace khoefi {
 
+// The architecture's boot protocol module (loader/boot_protocol.h).
+const kho::BootProtocol& boot_protocol();
+
 // Facts only this architecture has (the ACPI RSDP for x86 boot_params).
 void arch_facts(kho::BootFacts* f);
 

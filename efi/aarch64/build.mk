@@ -25,8 +25,9 @@ A64_CFLAGS := -std=c11 $(WARN) $(A64_COMMON)
 A64_LDFLAGS := -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined --defsym=EFI_SUBSYSTEM=0xa \
 	-T $(A64_ROOT)/usr/lib/elf_aarch64_efi.lds
 
-# Common glue, efi/aarch64/, and the portable core.
-A64_SRCS_CXX := $(wildcard efi/*.cpp efi/aarch64/*.cpp) $(CORE_SRCS)
+# Common glue, efi/aarch64/, and the portable core without the x86
+# boot protocol (bzImage, boot_params, setup_data: efi/build.mk lists them).
+A64_SRCS_CXX := $(wildcard efi/*.cpp efi/aarch64/*.cpp) $(filter-out $(CORE_X86_SRCS),$(CORE_SRCS))
 A64_SRCS_C := $(wildcard efi/*.c)
 A64_HDRS := $(wildcard efi/*.h efi/aarch64/*.h)
 A64_OBJS := $(A64_SRCS_CXX:%.cpp=$(A64_OUT)/%.o) $(A64_SRCS_C:%.c=$(A64_OUT)/%.o)

@@ -17,6 +17,8 @@ namespace khoefi {
 
 namespace x86 = kho::abi::x86;
 
+const kho::BootProtocol& boot_protocol() { return kho::x86_protocol(); }
+
 void arch_facts(kho::BootFacts* f) { f->acpi_rsdp = acpi_rsdp(); }
 
 // ExitBootServices(): a changed map key (the firmware allocated in

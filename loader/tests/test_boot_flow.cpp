@@ -69,7 +69,7 @@ struct Machine {
     // The flow outlives the verdict: the handoff points into it.
     std::unique_ptr<kho::BootFlow> flow;
     kho::BootVerdict boot() {
-        flow = std::make_unique<kho::BootFlow>(fw, *ctx, facts);
+        flow = std::make_unique<kho::BootFlow>(fw, *ctx, facts, kho::x86_protocol());
         return flow->run();
     }
     std::string status() const {
