@@ -1,0 +1,240 @@
+"""arm64: khoboot on QEMU virt (Cortex-A57, TCG) with AAVMF, handing a KHO
+state to Debian bookworm's stock arm64 kernel through the device tree's
+/chosen (loader/arm64_handover.h).
+
+The kernel is bookworm's linux-image-*-arm64 (6.1, no KHO), fetched with
+apt against a private arm64 list (scripts/fetch-debian-kernel-arm64). It
+keeps /chosen properties it does not know, so its /proc/device-tree shows
+linux,kho-fdt and linux,kho-scratch as khoboot wrote them; the probe init
+(scripts/arm64/probe-init.c, a static arm64 binary) prints their bytes,
+the root's cell sizes, and /proc/iomem. The state is the synthetic kho-v4
+of stock_linux.py (its own encoder, independent of the loader) placed in
+arm64 RAM with QEMU's loader device, named by the entry's static keys.
+"""
+from __future__ import annotations
+
+import gzip
+import importlib.machinery
+import re
+import sys
+import zlib
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lib.bootchain import (Blob, Custom, Entry, InOrder, Line, NoLine, Requirement, Run,  # noqa: E402
+                           Scenario, ScenarioError, ScenarioSkip)
+from lib import kho_abi, ovmf_vars  # noqa: E402
+import stock_linux  # noqa: E402
+
+PAGE = 4096
+RAM = (0x40000000, 0xC0000000)        # virt, -m 2G
+STATE_BASE = 0x60000000
+RESERVE_MEM = ("probe", 0x62000000, 0x100000)
+BLOCKS = [(0x61000000, 0), (0x61200000, 9), (RESERVE_MEM[1], 8)]
+SCRATCH = (0x80000000, 0x10000000)    # 256 MiB, 2 MiB aligned
+SMALL_SCRATCH = (0x80000000, 0x4000000)  # 64 MiB: less than the stub's footprint
+TAGS = ("KHOBOOT", "PROBE")
+REQUIRES = [Requirement("build/aarch64/khoboot.efi", "efi/aarch64/build.mk")]
+
+
+def _field(line: str, key: str):
+    m = re.search(rf"\b{key}=(\S+)", line)
+    return m.group(1) if m else None
+
+
+def state():
+    return stock_linux.synth_state(BLOCKS, base=STATE_BASE, reserve_mem=RESERVE_MEM)
+
+
+# --- checks -------------------------------------------------------------------
+
+def _cells(value: int, n: int) -> str:
+    """`value` as n big-endian 32-bit cells, hex, as /proc/device-tree shows it."""
+    return "".join(f"{(value >> (32 * (n - 1 - i))) & 0xffffffff:08x}" for i in range(n))
+
+
+def check_chosen_matches(lines):
+    logged = [l for l in lines if l.startswith("KHOBOOT: handover chosen ")]
+    if len(logged) != 1:
+        return f"{len(logged)} 'KHOBOOT: handover chosen' lines, expected 1"
+    root = [l for l in lines if l.startswith("PROBE: root-cells ")]
+    if not root:
+        return "no PROBE: root-cells line"
+    ac, sc = int(_field(root[0], "address")), int(_field(root[0], "size"))
+    if _field(logged[0], "cells") != f"{ac}/{sc}":
+        return f"khoboot wrote cells {_field(logged[0], 'cells')}, the kernel's root has {ac}/{sc}"
+    for name in ("kho-fdt", "kho-scratch"):
+        addr, size = (int(x, 16) for x in _field(logged[0], name).split("+"))
+        want = _cells(addr, ac) + _cells(size, sc)
+        got = [l for l in lines if l.startswith(f"PROBE: chosen linux,{name} ")]
+        if not got:
+            return f"no PROBE line for linux,{name}"
+        if _field(got[0], "bytes") != want:
+            return f"/chosen/linux,{name} is {got[0].split()[-1]}, khoboot logged {want}"
+    return None
+
+
+def check_protected_is_ram(lines):
+    ram = []
+    for l in lines:
+        if l.startswith("PROBE: iomem-ram "):
+            s, e = (int(x, 16) for x in l.split()[-1].split("-"))
+            ram.append((s, e + 1))
+    if not ram:
+        return "no System RAM in /proc/iomem"
+    for s, e in state()[1]:
+        if not any(a <= s and e <= b for a, b in ram):
+            return f"protected 0x{s:x}-0x{e:x} is not System RAM to the kernel"
+    return None
+
+
+def check_kernel_in_scratch(lines):
+    code = [l for l in lines if l.startswith("PROBE: kernel-code ")]
+    if not code:
+        return "no kernel-code line"
+    s, e = (int(x, 16) for x in code[0].split()[-1].split("-"))
+    lo, size = SCRATCH
+    if not (lo <= s and e < lo + size):
+        return f"kernel code 0x{s:x}-0x{e:x} is outside scratch 0x{lo:x}-0x{lo + size:x}"
+    return None
+
+
+# --- preparation ---------------------------------------------------------------
+
+def _probe_initramfs(ctx) -> Path:
+    init = ctx.workdir / "probe-init"
+    ctx.run(["aarch64-linux-gnu-gcc", "-static", "-O2", "-o", init, "scripts/arm64/probe-init.c"])
+    builder = importlib.machinery.SourceFileLoader(
+        "initramfs_probe", str(ctx.root / "scripts" / "build-initramfs-probe")).load_module()
+    c = builder.Cpio()
+    for d in ("dev", "proc", "sys"):
+        c.dir(d)
+    c.chardev("dev/console", 5, 1)
+    c.file("init", init.read_bytes(), 0o755)
+    out = ctx.workdir / "probe-arm64.cpio.gz"
+    out.write_bytes(gzip.compress(c.finish(), mtime=0))
+    return out
+
+
+def _prepare(ctx, with_state=True):
+    try:
+        image = ctx.run(["scripts/fetch-debian-kernel-arm64"]).stdout.strip().splitlines()[-1]
+    except ScenarioError as e:
+        raise ScenarioSkip(f"Debian arm64 kernel not available: {e}")
+    initrd = _probe_initramfs(ctx)
+    for e in ctx.scenario.entries:
+        e.linux = image
+        e.initrd = [str(initrd)]
+    if with_state:
+        path = ctx.workdir / "kho-state.bin"
+        path.write_bytes(state()[0])
+        for run in ctx.scenario.runs:
+            run.blobs.append(Blob(str(path), STATE_BASE))
+
+
+def _stale_descriptor(ctx, run_index):
+    """A descriptor naming a state whose RAM was never written (a cold
+    power cycle's outcome): the FDT page CRC cannot match. Debian's
+    AAVMF_VARS.fd is blank until AAVMF formats it at its first boot, so the
+    variable goes in before the second run."""
+    if run_index == 1:
+        return
+    blob = state()[0]
+    desc = kho_abi.pack_descriptor(STATE_BASE, [SCRATCH], kho_abi.FLAG_FDT_CRC, zlib.crc32(blob[:PAGE]))
+    ovmf_vars.add_variable(ctx.vars_path, kho_abi.DESCRIPTOR_VARIABLE, kho_abi.VENDOR_GUID, desc)
+
+
+def _entry(options: str, scratch=SCRATCH, **keys) -> Entry:
+    keys = {k.replace("_", "-"): v for k, v in keys.items()}
+    if scratch:
+        keys.setdefault("kho-fdt", hex(STATE_BASE))
+        keys.setdefault("kho-scratch", f"{scratch[0]:#x}:{scratch[1]:#x}")
+    return Entry("debian", linux="(set by prepare)", options=options, keys=keys)
+
+
+def _run(checks, before=None):
+    return Run(memory="2G", timeout=240, reboot=False, expect_exit=0, firmware="aavmf",
+               before=before, checks=COMMON + checks)
+
+
+COMMON = [
+    Line(r"KHOBOOT: start version=\S+ tsc=\d+ tsc_khz=\d+ clock=cntfrq"),
+    InOrder([r"KHOBOOT: phase config us=\d+ at_us=\d+ tsc=\d+",
+             r"KHOBOOT: phase place us=\d+ at_us=\d+ tsc=\d+",
+             r"KHOBOOT: phase load us=\d+ at_us=\d+ tsc=\d+",
+             r"KHOBOOT: phase boot-params us=\d+ at_us=\d+ tsc=\d+",
+             r"KHOBOOT: jump entry=0x[0-9a-f]+ boot_params=0x[0-9a-f]+ us=\d+ tsc=\d+ fences=\d+",
+             r"PROBE: start kernel=\S+-arm64",
+             r"PROBE: done"]),
+]
+COLD = [
+    Line(r"KHOBOOT: handover none"),
+    NoLine(r"KHOBOOT: cmdline .*\bkho=on\b.*"),
+    Line(r"PROBE: chosen linux,kho-fdt absent"),
+    Line(r"PROBE: chosen linux,kho-scratch absent"),
+]
+
+SCENARIOS = [
+    Scenario(
+        name="arm64-stock-kho",
+        description="arm64 (virt + AAVMF): Debian's stock arm64 kernel with a synthetic kho-v4 "
+                    "state: /proc/device-tree/chosen/linux,kho-fdt and linux,kho-scratch hold "
+                    "exactly what khoboot logged, in the root's cells; protected ranges are "
+                    "System RAM; the kernel runs inside scratch",
+        loader="build/aarch64/khoboot.efi",
+        entries=[_entry("console=ttyAMA0 panic=-1")],
+        requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx),
+        runs=[_run([
+            Line(r"KHOBOOT: kho found compatible=kho-v4 .*blocks=3 .*"),
+            Line(r"KHOBOOT: reserve ok ranges=\d+ bytes=\d+ preserved=\d+"),
+            Line(r"KHOBOOT: kernel .* in=scratch"),
+            Line(r"KHOBOOT: cmdline .*\bkho=on\b.*\breserve_mem=1M:4096:probe\b.*"),
+            Line(r"KHOBOOT: handover chosen dtb=0x[0-9a-f]+ source=firmware cells=2/2 .*"),
+            Custom(check_chosen_matches, "/chosen equals what khoboot logged"),
+            Custom(check_protected_is_ram, "protected ranges are System RAM"),
+            Custom(check_kernel_in_scratch, "kernel code inside scratch"),
+        ])],
+    ),
+    Scenario(
+        name="arm64-cold-boot",
+        description="arm64: no descriptor, no entry keys: khoboot boots the stock kernel cold, "
+                    "/chosen has no linux,kho-* property",
+        loader="build/aarch64/khoboot.efi",
+        entries=[_entry("console=ttyAMA0 panic=-1", scratch=None)],
+        requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx, with_state=False),
+        runs=[_run([Line(r"KHOBOOT: kho none"), Line(r"KHOBOOT: policy cold-boot found=0 usable=0")] + COLD)],
+    ),
+    Scenario(
+        name="arm64-stale-descriptor",
+        description="arm64: a descriptor naming RAM that no longer holds its state: kho-stale, "
+                    "consumed, cold boot without /chosen/linux,kho-*",
+        loader="build/aarch64/khoboot.efi",
+        entries=[_entry("console=ttyAMA0 panic=-1", scratch=None)],
+        requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx, with_state=False),
+        runs=[_run([Line(r"KHOBOOT: kho none")] + COLD, before=_stale_descriptor), _run([
+            Line(r"KHOBOOT: kho descriptor source=variable fdt=0x60000000 scratch=1 flags=0x2"),
+            Line(r"KHOBOOT: error kho-stale .*"),
+            Line(r"KHOBOOT: policy cold-boot found=1 usable=0"),
+            Line(r"KHOBOOT: descriptor consumed"),
+        ] + COLD, before=_stale_descriptor)],
+    ),
+    Scenario(
+        name="arm64-small-scratch",
+        description="arm64: 64 MiB scratch, less than the kernel, its copies and the stub's "
+                    "device tree need: the error says so, the state stays protected, the "
+                    "cold-boot policy boots without a handover",
+        loader="build/aarch64/khoboot.efi",
+        entries=[_entry("console=ttyAMA0 panic=-1", scratch=SMALL_SCRATCH)],
+        requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx),
+        runs=[_run([
+            Line(r"KHOBOOT: kho found compatible=kho-v4 .*"),
+            Line(r"KHOBOOT: error no-space .*"),
+            Line(r"KHOBOOT: policy cold-boot found=1 usable=0"),
+        ] + COLD)],
+    ),
+]
