@@ -34,6 +34,9 @@ RESERVE_MEM = ("probe", 0x62000000, 0x100000)
 BLOCKS = [(0x61000000, 0), (0x61200000, 9), (RESERVE_MEM[1], 8)]
 SCRATCH = (0x80000000, 0x10000000)    # 256 MiB, 2 MiB aligned
 SMALL_SCRATCH = (0x80000000, 0x4000000)  # 64 MiB: less than the stub's footprint
+# A page AAVMF keeps for itself with -m 2G (outside every System RAM range
+# the kernel reports: its runtime and reserved regions at the top of RAM).
+FIRMWARE_PAGE = 0xBFC00000
 TAGS = ("KHOBOOT", "PROBE")
 REQUIRES = [Requirement("build/aarch64/khoboot.efi", "efi/aarch64/build.mk")]
 
@@ -43,8 +46,8 @@ def _field(line: str, key: str):
     return m.group(1) if m else None
 
 
-def state():
-    return stock_linux.synth_state(BLOCKS, base=STATE_BASE, reserve_mem=RESERVE_MEM)
+def state(blocks=None):
+    return stock_linux.synth_state(blocks or BLOCKS, base=STATE_BASE, reserve_mem=RESERVE_MEM)
 
 
 # --- checks -------------------------------------------------------------------
@@ -117,7 +120,7 @@ def _probe_initramfs(ctx) -> Path:
     return out
 
 
-def _prepare(ctx, with_state=True):
+def _prepare(ctx, with_state=True, blocks=None):
     try:
         image = ctx.run(["scripts/fetch-debian-kernel-arm64"]).stdout.strip().splitlines()[-1]
     except ScenarioError as e:
@@ -128,7 +131,7 @@ def _prepare(ctx, with_state=True):
         e.initrd = [str(initrd)]
     if with_state:
         path = ctx.workdir / "kho-state.bin"
-        path.write_bytes(state()[0])
+        path.write_bytes(state(blocks)[0])
         for run in ctx.scenario.runs:
             run.blobs.append(Blob(str(path), STATE_BASE))
 
@@ -221,6 +224,19 @@ SCENARIOS = [
             Line(r"KHOBOOT: policy cold-boot found=1 usable=0"),
             Line(r"KHOBOOT: descriptor consumed"),
         ] + COLD, before=_stale_descriptor)],
+    ),
+    Scenario(
+        name="arm64-firmware-conflict",
+        description="arm64: a preserved page AAVMF owns: kho-conflict names the range and its "
+                    "owner, kho-on-error cold-boot boots without a handover",
+        loader="build/aarch64/khoboot.efi",
+        entries=[_entry("console=ttyAMA0 panic=-1", kho_on_error="cold-boot")],
+        requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx, blocks=BLOCKS + [(FIRMWARE_PAGE, 0)]),
+        runs=[_run([
+            Line(rf"KHOBOOT: error kho-conflict 0x{FIRMWARE_PAGE:x}-0x{FIRMWARE_PAGE + PAGE:x} owner=\S+.*"),
+            Line(r"KHOBOOT: policy cold-boot found=1 usable=0"),
+        ] + COLD)],
     ),
     Scenario(
         name="arm64-small-scratch",
