@@ -6,10 +6,19 @@
  *   PROBE: chosen <name> bytes=<hex>|absent     linux,kho-fdt, linux,kho-scratch
  *   PROBE: iomem-ram <start>-<end>              /proc/iomem "System RAM"
  *   PROBE: kernel-code <start>-<end>            /proc/iomem "Kernel code"
+ *   PROBE: efivar-written <name>                 (warm-reset scenarios, below)
  *   PROBE: done
+ * With /efivar/<name> files in the initramfs (arm64-warm-reset-variable), the
+ * first boot that finds no /efivar-marker variable writes each as a UEFI
+ * variable through efivarfs (efivarfs.ko loaded from /lib/modules), writes
+ * the marker, and resets warm (reboot(2) RB_AUTOBOOT: PSCI SYSTEM_RESET);
+ * every other boot powers off (PSCI SYSTEM_OFF).
  * Built by the scenario with aarch64-linux-gnu-gcc -static. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/utsname.h>
@@ -59,6 +68,66 @@ static void iomem(void)
     fclose(f);
 }
 
+#define EFIVARS "/sys/firmware/efi/efivars"
+
+static int efivarfs(void)
+{
+    int fd = open("/lib/modules/efivarfs.ko", O_RDONLY);
+    if (fd >= 0) {
+        syscall(SYS_finit_module, fd, "", 0);
+        close(fd);
+    }
+    return mount("efivarfs", EFIVARS, "efivarfs", 0, NULL);
+}
+
+/* Copies the file `src` (4-byte attributes, then the data) to the variable
+ * `name`: efivarfs takes both in one write. */
+static int put_var(const char *src, const char *name)
+{
+    unsigned char buf[65536];
+    char path[512];
+    int in = open(src, O_RDONLY);
+    if (in < 0) return -1;
+    ssize_t n = read(in, buf, sizeof(buf));
+    close(in);
+    snprintf(path, sizeof(path), EFIVARS "/%s", name);
+    int out = open(path, O_WRONLY | O_CREAT, 0644);
+    if (out < 0 || n <= 4 || write(out, buf, (size_t)n) != n) {
+        printf("PROBE: efivar-failed %s\n", name);
+        if (out >= 0) close(out);
+        return -1;
+    }
+    close(out);
+    printf("PROBE: efivar-written %s\n", name);
+    return 0;
+}
+
+/* Returns 1 when it wrote the variables and the machine should reset. */
+static int write_vars_once(void)
+{
+    char marker[256], path[512];
+    FILE *f = fopen("/efivar-marker", "r");
+    if (!f) return 0;
+    if (!fgets(marker, sizeof(marker), f)) marker[0] = 0;
+    fclose(f);
+    marker[strcspn(marker, "\n")] = 0;
+    if (efivarfs() != 0) {
+        printf("PROBE: efivarfs not mounted\n");
+        return 0;
+    }
+    snprintf(path, sizeof(path), EFIVARS "/%s", marker);
+    if (access(path, F_OK) == 0) return 0;  /* the second boot */
+    DIR *d = opendir("/efivar");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof(path), "/efivar/%s", e->d_name);
+        put_var(path, e->d_name);
+    }
+    if (d) closedir(d);
+    return put_var("/efivar-marker-data", marker) == 0;
+}
+
 int main(void)
 {
     struct utsname u;
@@ -72,9 +141,10 @@ int main(void)
     hex_file("chosen linux,kho-fdt", "/proc/device-tree/chosen/linux,kho-fdt");
     hex_file("chosen linux,kho-scratch", "/proc/device-tree/chosen/linux,kho-scratch");
     iomem();
+    int reset = write_vars_once();
     printf("PROBE: done\n");
     fflush(stdout);
     sync();
-    reboot(RB_POWER_OFF);
+    reboot(reset ? RB_AUTOBOOT : RB_POWER_OFF);
     for (;;) pause();
 }

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lib.bootchain import (Blob, Custom, Entry, InOrder, Line, NoLine, Requirement, Run,  # noqa: E402
+from lib.bootchain import (Blob, Count, Custom, Entry, InOrder, Line, NoLine, Requirement, Run,  # noqa: E402
                            Scenario, ScenarioError, ScenarioSkip)
 from lib import kho_abi, ovmf_vars  # noqa: E402
 import stock_linux  # noqa: E402
@@ -105,7 +105,10 @@ def check_kernel_in_scratch(lines):
 
 # --- preparation ---------------------------------------------------------------
 
-def _probe_initramfs(ctx) -> Path:
+def _probe_initramfs(ctx, efivars=None) -> Path:
+    """The probe init as /init; with `efivars` ({name: attributes + data}),
+    the variables its first boot writes before a warm reset, the efivarfs
+    module, and a marker variable that tells the second boot apart."""
     init = ctx.workdir / "probe-init"
     ctx.run(["aarch64-linux-gnu-gcc", "-static", "-O2", "-o", init, "scripts/arm64/probe-init.c"])
     builder = importlib.machinery.SourceFileLoader(
@@ -115,17 +118,30 @@ def _probe_initramfs(ctx) -> Path:
         c.dir(d)
     c.chardev("dev/console", 5, 1)
     c.file("init", init.read_bytes(), 0o755)
+    if efivars:
+        modules = sorted(Path(ctx.data["image"]).parent.parent.glob(
+            "lib/modules/*/kernel/fs/efivarfs/efivarfs.ko"))
+        if not modules:
+            raise ScenarioError("no efivarfs.ko next to the arm64 kernel")
+        for d in ("lib", "lib/modules", "efivar"):
+            c.dir(d)
+        c.file("lib/modules/efivarfs.ko", modules[0].read_bytes())
+        for name, data in efivars.items():
+            c.file(f"efivar/{name}", data)
+        c.file("efivar-marker", f"KhobootProbeHop-{kho_abi.VENDOR_GUID}\n".encode())
+        c.file("efivar-marker-data", NV_BS_RT + b"1")
     out = ctx.workdir / "probe-arm64.cpio.gz"
     out.write_bytes(gzip.compress(c.finish(), mtime=0))
     return out
 
 
-def _prepare(ctx, with_state=True, blocks=None):
+def _prepare(ctx, with_state=True, blocks=None, efivars=None):
     try:
         image = ctx.run(["scripts/fetch-debian-kernel-arm64"]).stdout.strip().splitlines()[-1]
     except ScenarioError as e:
         raise ScenarioSkip(f"Debian arm64 kernel not available: {e}")
-    initrd = _probe_initramfs(ctx)
+    ctx.data["image"] = image
+    initrd = _probe_initramfs(ctx, efivars)
     for e in ctx.scenario.entries:
         e.linux = image
         e.initrd = [str(initrd)]
@@ -134,6 +150,14 @@ def _prepare(ctx, with_state=True, blocks=None):
         path.write_bytes(state(blocks)[0])
         for run in ctx.scenario.runs:
             run.blobs.append(Blob(str(path), STATE_BASE))
+
+
+NV_BS_RT = (7).to_bytes(4, "little")  # efivarfs: attributes, then the data
+
+
+def _descriptor() -> bytes:
+    blob = state()[0]
+    return kho_abi.pack_descriptor(STATE_BASE, [SCRATCH], kho_abi.FLAG_FDT_CRC, zlib.crc32(blob[:PAGE]))
 
 
 def _stale_descriptor(ctx, run_index):
@@ -156,9 +180,27 @@ def _entry(options: str, scratch=SCRATCH, **keys) -> Entry:
     return Entry("debian", linux="(set by prepare)", options=options, keys=keys)
 
 
-def _run(checks, before=None):
-    return Run(memory="2G", timeout=240, reboot=False, expect_exit=0, firmware="aavmf",
+def _run(checks, before=None, reboot=False):
+    return Run(memory="2G", timeout=240, reboot=reboot, expect_exit=0, firmware="aavmf",
                before=before, checks=COMMON + checks)
+
+
+def per_hop(check):
+    """Applies `check` to each boot of a run (split at khoboot's start line)."""
+    def each(lines):
+        hops, cur = [], None
+        for l in lines:
+            if l.startswith("KHOBOOT: start "):
+                cur = []
+                hops.append(cur)
+            if cur is not None:
+                cur.append(l)
+        for i, hop in enumerate(hops, 1):
+            why = check(hop)
+            if why:
+                return f"boot {i}: {why}"
+        return None
+    return each
 
 
 COMMON = [
@@ -237,6 +279,36 @@ SCENARIOS = [
             Line(rf"KHOBOOT: error kho-conflict 0x{FIRMWARE_PAGE:x}-0x{FIRMWARE_PAGE + PAGE:x} owner=\S+.*"),
             Line(r"KHOBOOT: policy cold-boot found=1 usable=0"),
         ] + COLD)],
+    ),
+    Scenario(
+        name="arm64-warm-reset-variable",
+        description="arm64: boot 1 hands the state (static keys) to the stock kernel, whose "
+                    "init writes the KhoHandover descriptor through efivarfs and resets warm "
+                    "(PSCI SYSTEM_RESET); AAVMF runs again, boot 2 finds the descriptor before "
+                    "anything is allocated, hands the same state over and consumes it (QEMU's "
+                    "loader device writes the state blob again at the reset: RAM retention is "
+                    "what scripts/measure-aavmf-ram measures)",
+        loader="build/aarch64/khoboot.efi",
+        entries=[_entry("console=ttyAMA0 panic=-1")],
+        requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx, efivars={
+            f"{kho_abi.DESCRIPTOR_VARIABLE}-{kho_abi.VENDOR_GUID}": NV_BS_RT + _descriptor()}),
+        runs=[_run([
+            InOrder([r"KHOBOOT: kho descriptor source=entry fdt=0x60000000 scratch=1 flags=0x0",
+                     r"KHOBOOT: handover chosen .*",
+                     rf"PROBE: efivar-written {kho_abi.DESCRIPTOR_VARIABLE}-.*",
+                     r"PROBE: efivar-written KhobootProbeHop-.*",
+                     r"KHOBOOT: start .*",
+                     r"KHOBOOT: kho descriptor source=variable fdt=0x60000000 scratch=1 flags=0x2",
+                     r"KHOBOOT: kho found compatible=kho-v4 .*blocks=3 .*",
+                     r"KHOBOOT: handover chosen .*",
+                     r"KHOBOOT: descriptor consumed",
+                     r"PROBE: chosen linux,kho-fdt bytes=.*"]),
+            Count(r"KHOBOOT: handover chosen .*", 2),
+            Count(r"PROBE: start kernel=.*", 2),
+            Custom(per_hop(check_chosen_matches), "/chosen equals what khoboot logged, both boots"),
+            Custom(per_hop(check_kernel_in_scratch), "kernel code inside scratch, both boots"),
+        ], reboot=True)],
     ),
     Scenario(
         name="arm64-small-scratch",
