@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import importlib.machinery
+import json
 import re
 import sys
 import zlib
@@ -152,6 +153,46 @@ def _prepare(ctx, with_state=True, blocks=None, efivars=None):
             run.blobs.append(Blob(str(path), STATE_BASE))
 
 
+def _prepare_synth(args, memory_arena):
+    """A khotool synth state in arm64 RAM, named by synth's entry keys;
+    khoboot must decode exactly the blocks synth encoded."""
+    def prepare(ctx):
+        _prepare(ctx, with_state=False)
+        out = ctx.workdir / "synth"
+        ctx.khotool("synth", "--out", str(out), "--scratch", f"{SCRATCH[0]:#x}:{SCRATCH[1]:#x}",
+                    "--arena", memory_arena, *args)
+        st = json.loads((out / "state.json").read_text())
+        run = ctx.scenario.runs[0]
+        run.blobs += [Blob(str(out / b["file"]), b["addr"]) for b in st["blobs"]]
+        for e in ctx.scenario.entries:
+            e.keys.update(st["entry_keys"])
+        compat = st["format"].replace("kho-v1-512", "kho-v1")
+        run.checks.append(Line(rf"KHOBOOT: kho found compatible={compat} fdt=0x{st['fdt']:x} "
+                               rf"blocks={st['map_blocks']} .*"))
+    return prepare
+
+
+# Clear of what AAVMF writes at -m 2G / -m 4G (docs/firmware-facts.md 9.1)
+# and of scratch.
+ARENA_2G = "0x48000000-0x7f000000"
+ARENA_4G = "0x48000000-0x7f000000,0xa0000000-0x130000000"
+SYNTH_CHECKS = [
+    Line(r"KHOBOOT: reserve ok ranges=\d+ bytes=\d+ preserved=\d+"),
+    Line(r"KHOBOOT: kernel .* in=scratch"),
+    Custom(check_chosen_matches, "/chosen equals what khoboot logged"),
+    Custom(check_kernel_in_scratch, "kernel code inside scratch"),
+]
+
+
+def _synth(name, description, args, memory="2G", arena=ARENA_2G, timeout=240):
+    run = _run(list(SYNTH_CHECKS))
+    run.memory, run.timeout = memory, timeout
+    return Scenario(name=name, description=description, loader="build/aarch64/khoboot.efi",
+                    entries=[_entry("console=ttyAMA0 panic=-1", scratch=None)],
+                    requires=REQUIRES + [Requirement("build/host/khotool", "Makefile")], tags=TAGS,
+                    prepare=_prepare_synth(args, arena), runs=[run])
+
+
 NV_BS_RT = (7).to_bytes(4, "little")  # efivarfs: attributes, then the data
 
 
@@ -242,6 +283,16 @@ SCENARIOS = [
             Custom(check_kernel_in_scratch, "kernel code inside scratch"),
         ])],
     ),
+    _synth("arm64-synth-kho-v4", "arm64: khotool synth's 2000 blocks of orders 0-10 (kho-v4) decoded "
+           "exactly, handed over through /chosen", ["--format", "kho-v4"]),
+    _synth("arm64-synth-kho-v1", "arm64: the same layout as kho-v1 with PAGE_SIZE bitmaps (6.17.9+)",
+           ["--format", "kho-v1"]),
+    _synth("arm64-synth-kho-v1-512", "arm64: kho-v1 with 512-byte bitmaps (6.16-6.17.8)",
+           ["--format", "kho-v1-512"]),
+    _synth("arm64-synth-100k-blocks", "arm64: 100000 preserved blocks (orders 0-4, -m 4G) decoded, "
+           "protected and handed over",
+           ["--format", "kho-v4", "--blocks", "100000", "--orders", "0-4", "--full-order", "0",
+            "--cluster", "0", "--by-order", "--seed", "100"], memory="4G", arena=ARENA_4G),
     Scenario(
         name="arm64-cold-boot",
         description="arm64: no descriptor, no entry keys: khoboot boots the stock kernel cold, "
