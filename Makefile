@@ -118,6 +118,7 @@ demo: all
 install: all
 	@test -n "$(DESTDIR)" || { echo "make install: set DESTDIR" >&2; exit 2; }
 	install -D -m 0644 $(BUILD)/x86_64/khoboot.efi $(DESTDIR)/EFI/BOOT/BOOTX64.EFI
+	install -D -m 0644 $(BUILD)/aarch64/khoboot.efi $(DESTDIR)/EFI/BOOT/BOOTAA64.EFI
 	install -D -m 0755 $(HOST)/khotool $(DESTDIR)/usr/bin/khotool
 
 clean:
