@@ -22,22 +22,32 @@ EFI_GUID g_dtb_guid = {0xb1b621d5, 0xf19c, 0x41a5, {0x83, 0x0b, 0xd9, 0x15, 0x2c
 
 constexpr uint64_t kPage = 4096;
 
-// Fences free RAM outside scratch; a range the firmware took meanwhile is
-// skipped with a warning (the stub could then allocate there).
-kho::Status fence(UefiFirmware& fw, const kho::Handoff& h, kho::RangeSet& out, size_t* placed) {
+// Fences every free range outside scratch; `placed` gets those allocated
+// (unfence() frees exactly them). A range the firmware will not give
+// (AAVMF refuses some pages of its own top-of-RAM area) is left with a
+// warning: the stub could allocate there.
+kho::Status fence(UefiFirmware& fw, const kho::Handoff& h, kho::RangeSet& placed) {
     kho::MapStorage st = h.images->storage;
     kho::RangeSet fw_ram(st.fw_ram, st.ranges), free_mem(st.free_mem, st.ranges);
+    kho::RangeSet want(st.work, st.work_ranges);
     kho::MemoryMapSnapshot map;
     fw.hold_console(true);
     kho::Status s = fw.memory_map(st.map, st.map_bytes, &map);
-    if (s) s = kho::arm64_fences(map.view, h.scratch, h.scratch_count, fw_ram, free_mem, out);
-    size_t failed = 0;
-    for (size_t i = 0; s && i < out.size(); i++) {
-        if (fw.allocate_at(out[i].start, out[i].end, kho::abi::efi::kBootServicesData)) ++*placed;
-        else ++failed;
+    if (s) s = kho::arm64_fences(map.view, h.scratch, h.scratch_count, fw_ram, free_mem, want);
+    size_t refused = 0;
+    uint64_t refused_bytes = 0;
+    for (size_t i = 0; s && i < want.size(); i++) {
+        if (fw.allocate_at(want[i].start, want[i].end, kho::abi::efi::kBootServicesData)) {
+            s = placed.add(want[i]);
+        } else {
+            refused++;
+            refused_bytes += want[i].end - want[i].start;
+        }
     }
     fw.hold_console(false);
-    if (failed) logf("warn fences not placed=%zu of %zu", failed, out.size());
+    if (refused)
+        logf("warn fences refused=%zu bytes=%llu of %zu ranges", refused, (unsigned long long)refused_bytes,
+             want.size());
     return s;
 }
 
@@ -57,8 +67,10 @@ CHAR16* load_options(const char* cmdline, UINT32* bytes) {
     return w;
 }
 
-EFI_STATUS give_up(kho::BootFlow& flow, const kho::Status& s) {
-    if (flow.fail(s, kho::HaltReason::ExitBootServices).outcome == kho::BootOutcome::Halt) halt_forever();
+// The boot cannot reach the kernel: the error, then halt or exit as the
+// entry's policy says (loader/boot_flow.h, "No dead ends").
+EFI_STATUS give_up(kho::BootFlow& flow, const kho::Status& s, kho::HaltReason reason) {
+    if (flow.fail(s, reason).outcome == kho::BootOutcome::Halt) halt_forever();
     return EFI_LOAD_ERROR;
 }
 
@@ -81,25 +93,31 @@ EFI_STATUS start_kernel(kho::BootFlow& flow, UefiFirmware& fw, const kho::Handof
     if (l.kernel + l.image.init_size > file_end) fw.free_at(file_end, l.kernel + l.image.init_size);
     void* dtb = reinterpret_cast<void*>(static_cast<uintptr_t>(h.entry_data));
     if (EFI_ERROR(g_bs->InstallConfigurationTable(&g_dtb_guid, dtb)))
-        return give_up(flow, kho::Status::error(kho::Err::Io, "InstallConfigurationTable(DTB) failed"));
+        return give_up(flow, kho::Status::error(kho::Err::Io, "InstallConfigurationTable(DTB) failed"),
+                       kho::HaltReason::BootParams);
     if (l.initrd_size && !initrd_media_install(l.initrd, l.initrd_size))
-        return give_up(flow, kho::Status::error(kho::Err::Io, "initrd LoadFile2 not installed"));
+        return give_up(flow, kho::Status::error(kho::Err::Io, "initrd LoadFile2 not installed"),
+                       kho::HaltReason::Initrd);
     UINT32 opt_bytes = 0;
     CHAR16* options = load_options(h.cmdline, &opt_bytes);
-    if (!options) return give_up(flow, kho::Status::error(kho::Err::Io, "no pool for LoadOptions"));
+    if (!options)
+        return give_up(flow, kho::Status::error(kho::Err::Io, "no pool for LoadOptions"),
+                       kho::HaltReason::Cmdline);
 
     kho::MapStorage st = h.images->storage;
-    kho::RangeSet fences(st.work, st.work_ranges);
-    size_t placed = 0;
-    kho::Status s = fence(fw, h, fences, &placed);
-    if (!s) logf("warn fences: %s", s.message());
+    kho::RangeSet fences(st.data_space, st.data_ranges);
+    kho::Status s = fence(fw, h, fences);
+    const size_t placed = fences.size();
+    if (!s)  // without fences the stub could place the kernel outside scratch
+        return give_up(flow, s, kho::HaltReason::Placement);
     EFI_HANDLE kernel = nullptr;
     EFI_STATUS es = g_bs->LoadImage(FALSE, g_image, nullptr, reinterpret_cast<void*>(l.kernel),
                                     l.image.payload_size, &kernel);
     if (EFI_ERROR(es)) {
         unfence(fw, fences);
-        return give_up(flow, kho::Status::error(kho::Err::BadImage, "LoadImage: status 0x%llx",
-                                                (unsigned long long)es));
+        return give_up(flow,
+                       kho::Status::error(kho::Err::BadImage, "LoadImage: status 0x%llx", (unsigned long long)es),
+                       kho::HaltReason::Image);
     }
     EFI_GUID li_guid = LOADED_IMAGE_PROTOCOL;
     EFI_LOADED_IMAGE* li = nullptr;
@@ -117,8 +135,10 @@ EFI_STATUS start_kernel(kho::BootFlow& flow, UefiFirmware& fw, const kho::Handof
     unfence(fw, fences);
     initrd_media_uninstall();
     g_bs->InstallConfigurationTable(&g_dtb_guid, nullptr);
-    return give_up(flow, kho::Status::error(kho::Err::Io, "the kernel's EFI stub returned status 0x%llx",
-                                            (unsigned long long)es));
+    return give_up(flow,
+                   kho::Status::error(kho::Err::Io, "the kernel's EFI stub returned status 0x%llx",
+                                      (unsigned long long)es),
+                   kho::HaltReason::ExitBootServices);
 }
 
 }  // namespace khoefi
