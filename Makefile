@@ -132,6 +132,8 @@ install: all
 	@# usr/lib is what 'khotool install --esp' puts on a mounted ESP.
 	install -D -m 0644 $(BUILD)/x86_64/khoboot.efi $(DESTDIR)/EFI/khoboot/khobootx64.efi
 	install -D -m 0644 $(BUILD)/x86_64/khoboot.efi $(DESTDIR)/usr/lib/khoboot/khobootx64.efi
+	install -D -m 0644 $(BUILD)/aarch64/khoboot.efi $(DESTDIR)/EFI/khoboot/khobootaa64.efi
+	install -D -m 0644 $(BUILD)/aarch64/khoboot.efi $(DESTDIR)/usr/lib/khoboot/khobootaa64.efi
 	install -D -m 0755 $(HOST)/khotool $(DESTDIR)/usr/bin/khotool
 	install -D -m 0644 $(BUILD)/x86_64/khoboot-handoff.bzImage $(DESTDIR)$(HANDOFF_INSTALL_PATH)
 	install -D -m 0644 packaging/man/khotool.1 $(DESTDIR)/usr/share/man/man1/khotool.1

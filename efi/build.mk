@@ -22,12 +22,20 @@ EFI_CFLAGS := -std=c11 $(WARN) $(EFI_COMMON)
 EFI_LDFLAGS := -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined \
 	-T $(GNUEFI_LIB)/elf_x86_64_efi.lds
 
-EFI_GLUE_CXX := $(wildcard efi/*.cpp)
+# The glue common to every architecture, plus efi/$(EFI_ARCH)/ (CPU,
+# clock, how the kernel is started): the build picks files per
+# architecture (efi/aarch64/build.mk is the arm64 build).
+EFI_GLUE_CXX := $(wildcard efi/*.cpp efi/$(EFI_ARCH)/*.cpp)
 EFI_GLUE_C := $(wildcard efi/*.c)
-EFI_GLUE_S := $(wildcard efi/*.S)
-EFI_HDRS := $(wildcard efi/*.h)
+EFI_GLUE_S := $(wildcard efi/*.S efi/$(EFI_ARCH)/*.S)
+EFI_HDRS := $(wildcard efi/*.h efi/$(EFI_ARCH)/*.h)
+# The core's boot-protocol modules are per architecture too (the host
+# build has both, for the tests).
+CORE_X86_SRCS := loader/x86_handover.cpp loader/boot_params_builder.cpp loader/bzimage.cpp
+CORE_ARM64_SRCS := loader/arm64_handover.cpp loader/arm64_chosen.cpp
+EFI_CORE_SRCS := $(filter-out $(CORE_ARM64_SRCS),$(CORE_SRCS))
 EFI_OBJS := $(EFI_GLUE_CXX:%.cpp=$(EFI_OUT)/%.o) $(EFI_GLUE_C:%.c=$(EFI_OUT)/%.o) \
-	$(EFI_GLUE_S:%.S=$(EFI_OUT)/%.o) $(CORE_SRCS:%.cpp=$(EFI_OUT)/%.o)
+	$(EFI_GLUE_S:%.S=$(EFI_OUT)/%.o) $(EFI_CORE_SRCS:%.cpp=$(EFI_OUT)/%.o)
 
 $(EFI_OUT)/%.o: %.cpp $(CORE_HDRS) $(EFI_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -99,3 +107,6 @@ esp: $(EFI_APP)
 	scripts/make-esp --out $(ESP) --loader $(EFI_APP) \
 		$(if $(KERNEL),--kernel $(KERNEL)) $(if $(INITRD),--initrd $(INITRD)) \
 		$(if $(OPTIONS),--options "$(OPTIONS)")
+
+# The arm64 build of the same application.
+include efi/aarch64/build.mk

@@ -4,13 +4,13 @@
 #pragma once
 #include <stdint.h>
 
+#include "cpu.h"
+
 namespace khoefi {
 
-inline uint64_t rdtsc() {
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return (uint64_t(hi) << 32) | lo;
-}
+// The CPU's counter (efi/cpu.h: the TSC, or CNTVCT_EL0 on arm64); the
+// protocol lines call its values "tsc" on every architecture.
+inline uint64_t rdtsc() { return cpu_ticks(); }
 
 void clock_start();          // first thing in efi_main
 void clock_calibrate();      // ~2 ms; needs the system table

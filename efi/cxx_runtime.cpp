@@ -4,9 +4,14 @@
 // has no heap; a pure virtual call is a loader bug.
 #include <stddef.h>
 
+#include "cpu.h"
+
 extern "C" __attribute__((noreturn)) void __cxa_pure_virtual() {
-    for (;;) __asm__ volatile("cli; hlt");
+    khoefi::cpu_stop();
 }
 
 void operator delete(void*) noexcept { __builtin_trap(); }
 void operator delete(void*, size_t) noexcept { __builtin_trap(); }
+
+// For the C shims (libc_shims.c): stops the CPU (efi/cpu.h).
+extern "C" __attribute__((noreturn)) void khoefi_cpu_stop(void) { khoefi::cpu_stop(); }

@@ -92,8 +92,11 @@ unsigned long strtoul(const char* s, char** end, int base) {
     return v;
 }
 
+/* efi/cxx_runtime.cpp: interrupts off, wait forever (efi/cpu.h). */
+__attribute__((noreturn)) void khoefi_cpu_stop(void);
+
 /* Built with -fno-stack-protector, but libfdt.a was not. */
 uintptr_t __stack_chk_guard = 0x595e9fbd94fda766ull;
 __attribute__((noreturn)) void __stack_chk_fail(void) {
-    for (;;) __asm__ volatile("cli; hlt");
+    khoefi_cpu_stop();
 }

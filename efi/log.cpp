@@ -76,7 +76,7 @@ constinit Console g_consoles[kMaxConsoles] = {};
 size_t g_console_count;
 
 bool console_used(const Console& c) {
-    const kho::UartConfig direct[2] = {kho::kCom1, g_extra.config};
+    const kho::UartConfig direct[2] = {g_com1.config, g_extra.config};
     return kho::use_firmware_console(c.facts, direct, g_extra.ok ? 2 : 1);
 }
 
@@ -159,7 +159,7 @@ uint8_t console_write(const char* s) {
 }  // namespace
 
 void log_init() {
-    uart_open(&g_com1, kho::kCom1);
+    uart_open(&g_com1, cpu_serial());
     find_consoles();
 }
 

@@ -8,12 +8,11 @@
 // before the flow's protection step. The flow's storage therefore comes
 // with this image (the context below), constant-initialized: gnu-efi's
 // crt0 runs no constructors.
-#include "../abi/x86_boot.h"
 #include "../loader/boot_flow.h"
-#include "../loader/x86_handover.h"
-#include "acpi.h"
 #include "clock.h"
+#include "cpu.h"
 #include "log.h"
+#include "start_kernel.h"
 #include "uefi.h"
 #include "uefi_firmware.h"
 
@@ -21,10 +20,14 @@
 #define KHOBOOT_VERSION "dev"
 #endif
 
-extern "C" void khoboot_enter_linux64(uint64_t entry, uint64_t boot_params)
-    __attribute__((noreturn));
-
 namespace khoefi {
+
+// A halt keeps RAM (and so the KHO state) as it is for inspection; the
+// boot manager's watchdog would reset the machine, so it goes off.
+void halt_forever() {
+    g_bs->SetWatchdogTimer(0, 0, 0, nullptr);
+    for (;;) cpu_wait();
+}
 
 EFI_HANDLE g_image;
 EFI_SYSTEM_TABLE* g_st;
@@ -32,23 +35,10 @@ EFI_BOOT_SERVICES* g_bs;
 
 namespace {
 
-namespace x86 = kho::abi::x86;
-
 constinit kho::BootContext g_context{};
 // One RAM range per descriptor the map buffer can hold: never full.
 kho::Range g_ram_ranges[kho::BootContext::kMapDescriptors];
 char g_load_text[2048];
-
-// A halt keeps RAM (and so the KHO state) as it is for inspection; the
-// boot manager's watchdog would reset the machine, so it goes off.
-[[noreturn]] void halt_forever() {
-    g_bs->SetWatchdogTimer(0, 0, 0, nullptr);
-    for (;;) __asm__ volatile("hlt");
-}
-
-[[noreturn]] void stop_after_exit() {
-    for (;;) __asm__ volatile("cli; hlt");
-}
 
 EFI_LOADED_IMAGE* loaded_image() {
     EFI_GUID li_guid = LOADED_IMAGE_PROTOCOL;
@@ -93,7 +83,7 @@ kho::BootFacts gather_facts(EFI_LOADED_IMAGE* li) {
     bool text = li && kho::load_options_to_ascii(static_cast<const uint16_t*>(li->LoadOptions),
                                                   li->LoadOptionsSize, g_load_text, sizeof(g_load_text));
     f.load_options = text ? g_load_text : nullptr;
-    f.acpi_rsdp = acpi_rsdp();
+    arch_facts(&f);
     f.system_table = reinterpret_cast<uintptr_t>(g_st);
     f.has_framebuffer = find_framebuffer(&f.framebuffer);
     // The Boot Loader Interface's facts; the core formats them.
@@ -112,57 +102,6 @@ kho::BootFacts gather_facts(EFI_LOADED_IMAGE* li) {
             f.device_path = static_cast<const uint8_t*>(dp);
     }
     return f;
-}
-
-// ExitBootServices(): a changed map key (the firmware allocated in
-// between) means fetch the map again and retry; after a failed attempt
-// nothing but GetMemoryMap() may be called (UEFI 2.10 section 7.4.6).
-// e820 and efi_info are built from each map before the call, so once it
-// succeeds nothing is left that can fail. Returns only when the first
-// try failed with boot services intact and the flow said exit.
-EFI_STATUS exit_and_jump(kho::BootFlow& flow, UefiFirmware& fw, const kho::Handoff& h) {
-    const kho::LoadedImages& l = *h.images;
-    uint8_t* block = reinterpret_cast<uint8_t*>(h.boot_params) - l.layout.boot_params;
-    const kho::SetupDataChain::Mark chain_before = h.chain->mark();
-    kho::MemoryMapSnapshot final_map;
-    size_t e820_count = 0;
-    int tries = 0;
-    for (;; tries++) {
-        kho::Status s = fw.memory_map(block + l.layout.efi_memmap, l.layout.memmap_capacity, &final_map);
-        if (s) {
-            h.chain->rewind(chain_before);  // a retry rebuilds the e820 node
-            s = kho::x86_final_memory_info(h, final_map, reinterpret_cast<uintptr_t>(g_st), &e820_count);
-        }
-        if (!s || tries == 8) {
-            if (s) s = kho::Status::error(kho::Err::Io, "ExitBootServices: map key kept changing");
-            if (tries) {  // boot services are gone: no variable, no console
-                log_boot_services_gone();
-                logf("error %s %s", kho::err_name(s.code()), s.message());
-                stop_after_exit();
-            }
-            if (flow.fail(s, kho::HaltReason::ExitBootServices).outcome == kho::BootOutcome::Halt)
-                halt_forever();
-            return EFI_LOAD_ERROR;
-        }
-        EFI_STATUS es = g_bs->ExitBootServices(g_image, final_map.key);
-        if (es == EFI_SUCCESS) break;
-        if (es != EFI_INVALID_PARAMETER) {
-            log_boot_services_gone();
-            logf("error io ExitBootServices status 0x%llx", (unsigned long long)es);
-            stop_after_exit();
-        }
-    }
-    __asm__ volatile("cli");
-    log_boot_services_gone();
-    logf("exit ok tries=%d map=%zu e820=%zu setup_data=%zu", tries + 1, final_map.view.count, e820_count,
-         h.chain->length());
-    log_phase("exit", h.phase_start);
-    uint64_t entry = l.kernel + x86::kEntry64Offset;
-    uint64_t bp_phys = l.boot_data + l.layout.boot_params;
-    uint64_t now = rdtsc();
-    logf("jump entry=0x%llx boot_params=0x%llx us=%llu tsc=%llu", (unsigned long long)entry,
-         (unsigned long long)bp_phys, (unsigned long long)clock_us(now), (unsigned long long)now);
-    khoboot_enter_linux64(entry, bp_phys);
 }
 
 }  // namespace
@@ -188,12 +127,12 @@ extern "C" EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
              (unsigned long long)li->ImageSize);
     const kho::BootFacts facts = gather_facts(li);
     UefiFirmware fw(g_ram_ranges, sizeof(g_ram_ranges) / sizeof(g_ram_ranges[0]));
-    kho::BootFlow flow(fw, g_context, facts);
+    kho::BootFlow flow(fw, g_context, facts, boot_protocol());
     kho::BootVerdict v = flow.run();
     if (v.outcome == kho::BootOutcome::Halt) halt_forever();
     // No state at stake (loader/boot_flow.h, "No dead ends"): back to the
     // boot manager, which tries its next boot option. The watchdog is left
     // as it is; the boot manager disarms it when an image returns.
     if (v.outcome == kho::BootOutcome::Exit) return EFI_LOAD_ERROR;
-    return exit_and_jump(flow, fw, v.handoff);
+    return start_kernel(flow, fw, v.handoff);
 }

@@ -3,6 +3,8 @@
 // include/uapi/linux/serial_reg.h names them.
 #include "uart.h"
 
+#include "cpu.h"
+
 namespace khoefi {
 
 namespace {
@@ -13,16 +15,10 @@ constexpr uint8_t kFcrEnableClear = 0x07;  // FIFOs on, both cleared
 constexpr uint8_t kMcrDtrRts = 0x03;
 constexpr uint8_t kLsrThre = 0x20;
 
-inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-inline uint8_t inb(uint16_t port) {
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
 
 void write_reg(const kho::UartConfig& u, uint8_t reg, uint8_t v) {
     switch (u.kind) {
-    case kho::UartKind::Io: outb(static_cast<uint16_t>(u.base + reg), v); break;
+    case kho::UartKind::Io: port_write8(static_cast<uint16_t>(u.base + reg), v); break;
     case kho::UartKind::Mmio: *reinterpret_cast<volatile uint8_t*>(u.base + reg) = v; break;
     case kho::UartKind::Mmio32: *reinterpret_cast<volatile uint32_t*>(u.base + 4u * reg) = v; break;
     case kho::UartKind::None: break;
@@ -31,7 +27,10 @@ void write_reg(const kho::UartConfig& u, uint8_t reg, uint8_t v) {
 
 uint8_t read_reg(const kho::UartConfig& u, uint8_t reg) {
     switch (u.kind) {
-    case kho::UartKind::Io: return inb(static_cast<uint16_t>(u.base + reg));
+    case kho::UartKind::Io: {
+        uint8_t v = 0;
+        return port_read8(static_cast<uint16_t>(u.base + reg), &v) ? v : 0;
+    }
     case kho::UartKind::Mmio: return *reinterpret_cast<volatile uint8_t*>(u.base + reg);
     case kho::UartKind::Mmio32:
         return static_cast<uint8_t>(*reinterpret_cast<volatile uint32_t*>(u.base + 4u * reg));
@@ -44,7 +43,8 @@ uint8_t read_reg(const kho::UartConfig& u, uint8_t reg) {
 
 void uart_open(Uart* uart, const kho::UartConfig& c) {
     uart->config = c;
-    uart->ok = c.kind != kho::UartKind::None;
+    // An I/O port on a CPU without port I/O (arm64) is no UART.
+    uart->ok = c.kind != kho::UartKind::None && (c.kind != kho::UartKind::Io || cpu_has_port_io());
     if (!uart->ok || !c.baud) return;
     const uint32_t divisor = kho::kUartClockBaud / c.baud;  // the parser checked it divides
     write_reg(c, kIer, 0);  // polled: no interrupts

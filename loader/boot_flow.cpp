@@ -7,7 +7,6 @@
 #include "format.h"
 #include "handover_descriptor.h"
 #include "variable_attributes.h"
-#include "x86_handover.h"
 
 namespace kho {
 
@@ -41,8 +40,8 @@ const char* halt_reason_name(HaltReason r) {
     return "?";
 }
 
-BootFlow::BootFlow(Firmware& fw, BootContext& ctx, const BootFacts& facts)
-    : fw_(fw), c_(ctx), facts_(facts), warnings_(*this),
+BootFlow::BootFlow(Firmware& fw, BootContext& ctx, const BootFacts& facts, const BootProtocol& protocol)
+    : fw_(fw), c_(ctx), facts_(facts), protocol_(protocol), warnings_(*this),
       protect_(ctx.protect, BootContext::kProtectRanges),
       allocate_(ctx.allocate, sizeof(ctx.allocate) / sizeof(ctx.allocate[0])),
       scratch_free_(ctx.scratch_free, sizeof(ctx.scratch_free) / sizeof(ctx.scratch_free[0])),
@@ -341,7 +340,7 @@ BootVerdict BootFlow::boot() {
     if (!s) return fail(s, s.code() == Err::Unverified ? HaltReason::ImageUnverified : HaltReason::Load);
     phase_ = mark_phase("load", phase_);
 
-    X86BootDataInputs in{};
+    BootDataInputs in{};
     in.images = &images_;
     in.kernel_prefix = c_.kernel_prefix;
     in.prefix_len = sizeof(c_.kernel_prefix);
@@ -353,18 +352,18 @@ BootVerdict BootFlow::boot() {
     in.secure_boot = secure_boot_;
     uint8_t* block = fw_.ram().writable(images_.boot_data, images_.layout.size);
     if (!block) return fail(Status::error(Err::NoSpace, "boot data is not RAM"), HaltReason::BootParams);
-    abi::x86::BootParams* bp = nullptr;
-    s = write_x86_boot_data(in, block, &bp, &chain_, *this);
+    Handoff h{&images_};
+    s = protocol_.write_boot_data(in, block, &chain_, &h, *this);
     if (!s) return fail(s, HaltReason::BootParams);
     measure_boot(handover, block);
     finish_boot(handover ? BootOutcome::Handover : BootOutcome::ColdBoot);
     log("boot entry=%s mode=%s kernel=0x%llx boot_params=0x%llx", c_.entry.id, handover ? "kho" : "cold",
-        (unsigned long long)images_.kernel,
-        (unsigned long long)(images_.boot_data + images_.layout.boot_params));
+        (unsigned long long)images_.kernel, (unsigned long long)h.entry_data);
     phase_ = mark_phase("boot-params", phase_);
+    h.phase_start = phase_;
     BootVerdict v;
     v.outcome = handover ? BootOutcome::Handover : BootOutcome::ColdBoot;
-    v.handoff = Handoff{&images_, bp, &chain_, phase_};
+    v.handoff = h;
     return v;
 }
 

@@ -38,6 +38,7 @@
 #include "boot_attempt.h"
 #include "boot_entry.h"
 #include "boot_params_builder.h"
+#include "boot_protocol.h"
 #include "entry_list.h"
 #include "bzimage.h"
 #include "cmdline.h"
@@ -64,6 +65,9 @@ struct BootFacts {
     const char* load_options = nullptr;
     uint64_t acpi_rsdp = 0;
     uint64_t system_table = 0;
+    // arm64: the firmware's device tree (EFI configuration table
+    // DEVICE_TREE_GUID), 0 when it has none.
+    uint64_t dtb = 0;
     bool has_framebuffer = false;
     Framebuffer framebuffer{};
     // For the Boot Loader Interface (boot_loader_interface.h):
@@ -163,11 +167,20 @@ struct LoadedImages {
     MapStorage storage{};
 };
 
-// What the caller needs to exit boot services and jump (x86-64).
+// What the caller needs to start the kernel: x86-64 exits boot services
+// and jumps with boot_params; arm64 installs the DTB and starts the EFI
+// stub.
 struct Handoff {
     const LoadedImages* images = nullptr;
-    abi::x86::BootParams* boot_params = nullptr;
-    SetupDataChain* chain = nullptr;
+    abi::x86::BootParams* boot_params = nullptr;  // x86-64
+    SetupDataChain* chain = nullptr;              // x86-64
+    uint64_t entry_data = 0;  // boot_params (x86-64) or the DTB (arm64), physical
+    // arm64: the scratch regions of a handover (none on a cold boot), to
+    // fence the rest of free RAM before the stub runs (arm64_handover.h).
+    const abi::KhoScratch* scratch = nullptr;
+    size_t scratch_count = 0;
+    uint64_t dtb_size = 0;            // arm64
+    const char* cmdline = nullptr;    // arm64: LoadOptions
     uint64_t phase_start = 0;
 };
 
@@ -200,7 +213,7 @@ struct BootVerdict {
 
 class BootFlow {
 public:
-    BootFlow(Firmware& fw, BootContext& ctx, const BootFacts& facts);
+    BootFlow(Firmware& fw, BootContext& ctx, const BootFacts& facts, const BootProtocol& protocol);
 
     // Steps 1-8. On Handover or ColdBoot the boot data is written and the
     // status recorded; the caller exits boot services and jumps. The
@@ -328,6 +341,7 @@ private:
     Firmware& fw_;
     BootContext& c_;
     const BootFacts& facts_;
+    const BootProtocol& protocol_;
     WarningLog warnings_;
     RangeSet protect_, allocate_, scratch_free_, overlaps_, scratch_;
     KhoProgress kho_;

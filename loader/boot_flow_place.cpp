@@ -57,7 +57,7 @@ Status BootFlow::read_kernel_header(BzImage* image, uint64_t* file_size) {
     if (c_.entry.linux_size) *file_size = c_.entry.linux_size;
     uint64_t n = *file_size < sizeof(c_.kernel_prefix) ? *file_size : sizeof(c_.kernel_prefix);
     KHO_TRY(fw_.read_file(c_.entry.linux_path, c_.entry.linux_offset, c_.kernel_prefix, n));
-    Status s = parse_bzimage(c_.kernel_prefix, n, *file_size, image);
+    Status s = protocol_.read_kernel(c_.kernel_prefix, n, *file_size, image);
     if (!s) return Status::error(Err::BadImage, "%s: %s", c_.entry.linux_path, s.message());
     return Status::ok();
 }
@@ -156,8 +156,8 @@ Status BootFlow::choose_placement(bool handover, bool avoid_state, const MemoryM
     out->scratch_count = handover && !kho_.multikernel ? c_.desc.scratch_count : 0;
     // Room for the final map to double: file reads, variable writes and
     // the console all allocate before ExitBootServices().
-    out->layout = layout_boot_data(cmdline_len, out->scratch_count, 2 * map.view.count + kMapSlack,
-                                   map.view.stride);
+    out->layout = protocol_.layout(cmdline_len, out->scratch_count, 2 * map.view.count + kMapSlack,
+                                   map.view.stride, facts_);
     PlacementRequest q;
     KHO_TRY(make_placement_request(image, initrd_total, out->layout.size, &q));
     const bool gaps_may_help = handover && !kho_.multikernel && allocate_.size();
@@ -251,6 +251,7 @@ bool BootFlow::prepare(bool& handover, CommandLine& cl, HaltReason* why) {
     if (!s) return stop(s, HaltReason::Image);
     l.kernel_file_size = file_size;
     if (!(s = initrd_sizes(l, &initrd_total))) return stop(s, HaltReason::Initrd);
+    protocol_.add_initrd(&l.image, initrd_total);
     s = build_cmdline(handover, l.image, cl);
     if (!s && handover) {
         if (kho_failed(s)) {

@@ -15,7 +15,7 @@ void hex_bytes(const void* p, size_t n, char* out) {
 }
 
 // The scratch table and the SETUP_KEXEC_KHO node, linked into the chain.
-void add_kho_node(const X86BootDataInputs& in, uint8_t* block, SetupDataChain* chain, BootFlow& flow) {
+void add_kho_node(const BootDataInputs& in, uint8_t* block, SetupDataChain* chain, BootFlow& flow) {
     const LoadedImages& l = *in.images;
     auto* table = reinterpret_cast<abi::KhoScratch*>(block + l.layout.scratch_table);
     for (size_t i = 0; i < l.scratch_count; i++) table[i] = in.desc->scratch[i];
@@ -32,7 +32,7 @@ void add_kho_node(const X86BootDataInputs& in, uint8_t* block, SetupDataChain* c
 
 }  // namespace
 
-Status write_x86_boot_data(const X86BootDataInputs& in, uint8_t* block, abi::x86::BootParams** bp,
+Status write_x86_boot_data(const BootDataInputs& in, uint8_t* block, abi::x86::BootParams** bp,
                            SetupDataChain* chain, BootFlow& flow) {
     const LoadedImages& l = *in.images;
     __builtin_memset(block, 0, l.layout.size);
@@ -75,5 +75,34 @@ Status x86_final_memory_info(const Handoff& h, const MemoryMapSnapshot& final_ma
                            final_map.descriptor_version, system_table, l.storage.e820,
                            l.storage.e820_capacity, ext, *h.chain, e820_count);
 }
+
+namespace {
+
+class X86Protocol final : public BootProtocol {
+public:
+    Status read_kernel(const uint8_t* prefix, size_t prefix_len, uint64_t file_size,
+                       BzImage* out) const override {
+        return parse_bzimage(prefix, prefix_len, file_size, out);
+    }
+    BootDataLayout layout(size_t cmdline_len, size_t scratch_count, size_t map_descriptors_max,
+                          size_t descriptor_size, const BootFacts&) const override {
+        return layout_boot_data(cmdline_len, scratch_count, map_descriptors_max, descriptor_size);
+    }
+    Status write_boot_data(const BootDataInputs& in, uint8_t* block, SetupDataChain* chain, Handoff* out,
+                           BootFlow& flow) const override {
+        abi::x86::BootParams* bp = nullptr;
+        KHO_TRY(write_x86_boot_data(in, block, &bp, chain, flow));
+        out->boot_params = bp;
+        out->chain = chain;
+        out->entry_data = in.images->boot_data + in.images->layout.boot_params;
+        return Status::ok();
+    }
+};
+
+constinit X86Protocol g_x86;
+
+}  // namespace
+
+const BootProtocol& x86_protocol() { return g_x86; }
 
 }  // namespace kho

@@ -2,35 +2,22 @@
 // boot.rst, docs/boot-protocols.md): boot_params, the command line, and
 // the KHO state as setup_data type 10 (SETUP_KEXEC_KHO) naming the root
 // FDT and a copy of the scratch table, all in the boot-data block; then,
-// from the final memory map, e820 and efi_info. The arm64 port adds a
-// sibling module that writes /chosen instead.
+// from the final memory map, e820 and efi_info. x86_protocol()
+// (boot_protocol.h) is this module as the flow sees it; arm64_handover.h
+// is the arm64 sibling.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
 
 #include "boot_flow.h"
+#include "boot_protocol.h"
 
 namespace kho {
-
-struct X86BootDataInputs {
-    const LoadedImages* images = nullptr;
-    const uint8_t* kernel_prefix = nullptr;  // the bzImage's first bytes (setup header)
-    size_t prefix_len = 0;
-    const CommandLine* cmdline = nullptr;
-    const BootFacts* facts = nullptr;
-    bool handover = false;
-    const HandoverDescriptor* desc = nullptr;  // handover: FDT and scratch table
-    bool multikernel = false;
-    // boot_params.secure_boot: the firmware's mode in Linux's terms, so the
-    // kernel locks itself down (LOCK_DOWN_IN_EFI_SECURE_BOOT) as it would
-    // behind its own EFI stub.
-    SecureBootMode secure_boot = SecureBootMode::Unset;
-};
 
 // Writes the boot-data block (`block`, images->layout.size writable bytes
 // at images->boot_data) and links the KHO node into `chain`; *bp points
 // into the block. Logs the protocol lines through `flow`.
-Status write_x86_boot_data(const X86BootDataInputs& in, uint8_t* block, abi::x86::BootParams** bp,
+Status write_x86_boot_data(const BootDataInputs& in, uint8_t* block, abi::x86::BootParams** bp,
                            SetupDataChain* chain, BootFlow& flow);
 
 // After the final GetMemoryMap() (into the block's efi_memmap area):

@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include <libfdt.h>
+
+#include "arm64_image.h"
 #include "fake_firmware.h"
 #include "kho_encoder.h"
 #include "loader/boot_flow.h"
@@ -36,6 +39,7 @@ struct Machine {
     std::unique_ptr<PageArena> arena;
     std::unique_ptr<kho::BootContext> ctx = std::make_unique<kho::BootContext>();
     kho::BootFacts facts;
+    const kho::BootProtocol* protocol = &kho::x86_protocol();
     std::vector<Block> blocks = {{0x2000000, 0}, {0x2200000, 9}, {0x2800000, 3}, {0x6000000, 0}};
     kho::HandoverDescriptor desc;
     std::vector<uint8_t> desc_bytes;
@@ -70,7 +74,7 @@ struct Machine {
     // The flow outlives the verdict: the handoff points into it.
     std::unique_ptr<kho::BootFlow> flow;
     kho::BootVerdict boot() {
-        flow = std::make_unique<kho::BootFlow>(fw, *ctx, facts);
+        flow = std::make_unique<kho::BootFlow>(fw, *ctx, facts, *protocol);
         return flow->run();
     }
     std::string status() const {
@@ -661,6 +665,95 @@ TEST(StateVariables, ProducerAttributesAreAccepted) {
     m.add_state();
     EXPECT_EQ(m.fw.attributes[size_t(KhoVariable::Descriptor)], 0x7u);
     EXPECT_EQ(m.boot().outcome, BootOutcome::Handover) << m.fw.log_text();
+}
+
+}  // namespace
+
+// --- arm64: the same flow with the arm64 boot protocol -----------------------
+
+namespace {
+
+std::vector<uint8_t> be_pair(uint64_t a, uint64_t b) {
+    std::vector<uint8_t> out;
+    for (uint64_t v : {a, b})
+        for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
+    return out;
+}
+
+struct Arm64Machine : Machine {
+    std::vector<uint8_t> firmware_dtb = std::vector<uint8_t>(4096);
+    Arm64Machine() {
+        protocol = &kho::arm64_protocol();
+        fw.files["/vmlinuz"] = khotest::make_arm64_image(0x100000, 0x200000);
+        // The firmware's tree: root cells 2/2, as QEMU virt's.
+        EXPECT_EQ(fdt_create_empty_tree(firmware_dtb.data(), 4096), 0);
+        EXPECT_EQ(fdt_setprop_u32(firmware_dtb.data(), 0, "#address-cells", 2), 0);
+        EXPECT_EQ(fdt_setprop_u32(firmware_dtb.data(), 0, "#size-cells", 2), 0);
+        facts.dtb = reinterpret_cast<uintptr_t>(firmware_dtb.data());
+    }
+    std::vector<uint8_t> chosen(const kho::Handoff& h, const char* name) {
+        const uint8_t* dtb = fw.mem().view(h.entry_data, h.dtb_size);
+        EXPECT_NE(dtb, nullptr);
+        if (!dtb) return {};
+        int node = fdt_path_offset(dtb, "/chosen");
+        int len = 0;
+        const auto* p = node < 0 ? nullptr : static_cast<const uint8_t*>(fdt_getprop(dtb, node, name, &len));
+        return p ? std::vector<uint8_t>(p, p + len) : std::vector<uint8_t>();
+    }
+};
+
+TEST(BootFlowArm64, HandoverNamesTheStateInChosenAndKeepsTheKernelInScratch) {
+    Arm64Machine m;
+    m.add_state();
+    kho::BootVerdict v = m.boot();
+    ASSERT_EQ(v.outcome, BootOutcome::Handover) << m.fw.log_text();
+    for (const Block& b : m.blocks)
+        for (uint64_t a = b.phys; a < m.block_end(b); a += 4096)
+            ASSERT_EQ(m.fw.type_at(a), efi::kLoaderData) << std::hex << a;
+    const kho::LoadedImages& l = *v.handoff.images;
+    EXPECT_TRUE(inside_scratch(l.kernel, l.image.init_size)) << std::hex << l.kernel;
+    EXPECT_FALSE(l.boot_data >= kScratch && l.boot_data < kScratch + kScratchSize);
+    EXPECT_EQ(m.chosen(v.handoff, "linux,kho-fdt"), be_pair(m.desc.fdt_addr, 4096));
+    auto scratch = m.chosen(v.handoff, "linux,kho-scratch");
+    ASSERT_EQ(scratch.size(), 16u);
+    uint64_t table_addr = 0;
+    for (int i = 0; i < 8; i++) table_addr = table_addr << 8 | scratch[i];
+    EXPECT_EQ(scratch, be_pair(table_addr, sizeof(kho::abi::KhoScratch)));
+    kho::abi::KhoScratch table;
+    ASSERT_TRUE(m.fw.mem().read(table_addr, &table, sizeof(table)));
+    EXPECT_EQ(table.addr, kScratch);
+    EXPECT_EQ(table.size, kScratchSize);
+    EXPECT_FALSE(table_addr >= kScratch && table_addr < kScratch + kScratchSize);
+    ASSERT_EQ(v.handoff.scratch_count, 1u);
+    EXPECT_EQ(v.handoff.scratch[0].addr, kScratch);
+    EXPECT_NE(m.fw.log_text().find("handover chosen dtb="), std::string::npos);
+}
+
+TEST(BootFlowArm64, ColdBootHasNoChosenKhoProperties) {
+    Arm64Machine m;
+    kho::BootVerdict v = m.boot();
+    ASSERT_EQ(v.outcome, BootOutcome::ColdBoot) << m.fw.log_text();
+    EXPECT_TRUE(m.chosen(v.handoff, "linux,kho-fdt").empty());
+    EXPECT_TRUE(m.chosen(v.handoff, "linux,kho-scratch").empty());
+    EXPECT_EQ(v.handoff.scratch_count, 0u);
+}
+
+TEST(BootFlowArm64, ScratchSmallerThanTheStubsFootprintFallsBackCold) {
+    Arm64Machine m;
+    // 1 MiB file + 2 MiB image: footprint 1 + 2 + 4 + 2 + 1 MiB = 10 MiB.
+    m.add_state(0x800000);
+    kho::BootVerdict v = m.boot();
+    ASSERT_EQ(v.outcome, BootOutcome::ColdBoot) << m.fw.log_text();
+    EXPECT_NE(m.fw.log_text().find("error no-space"), std::string::npos) << m.fw.log_text();
+    EXPECT_TRUE(m.chosen(v.handoff, "linux,kho-fdt").empty());
+}
+
+TEST(BootFlowArm64, ABzImageIsNotAnArm64Kernel) {
+    Arm64Machine m;
+    m.fw.files["/vmlinuz"] = make_test_bzimage(kKernelInitSize);
+    kho::BootVerdict v = m.boot();
+    EXPECT_EQ(v.outcome, BootOutcome::Exit);
+    EXPECT_NE(m.fw.log_text().find("error image"), std::string::npos) << m.fw.log_text();
 }
 
 }  // namespace

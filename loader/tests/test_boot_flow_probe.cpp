@@ -51,7 +51,7 @@ struct Machine {
         facts.load_options = "";
     }
     kho::BootVerdict boot() {
-        flow = std::make_unique<kho::BootFlow>(fw, *ctx, facts);
+        flow = std::make_unique<kho::BootFlow>(fw, *ctx, facts, kho::x86_protocol());
         return flow->run();
     }
 };

@@ -179,7 +179,7 @@ struct Machine {
         facts.image_path = image.data();
     }
     kho::BootVerdict boot() {
-        kho::BootFlow flow(fw, *ctx, facts);
+        kho::BootFlow flow(fw, *ctx, facts, kho::x86_protocol());
         return flow.run();
     }
     std::string selected() {

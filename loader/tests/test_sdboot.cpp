@@ -190,7 +190,7 @@ struct Machine {
         fw.files["/loader/entries/" + id + ".conf"] = text(body + "linux /vmlinuz\n");
     }
     kho::BootVerdict boot() {
-        flow = std::make_unique<kho::BootFlow>(fw, *ctx, facts);
+        flow = std::make_unique<kho::BootFlow>(fw, *ctx, facts, kho::x86_protocol());
         return flow->run();
     }
     std::string selected() {

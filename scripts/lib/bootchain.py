@@ -114,6 +114,9 @@ EXIT_FAIL = (0x11 << 1) | 1  # 35
 DEFAULT_TAGS = ("KHOBOOT", "TEST_KERNEL")
 OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+# arm64: QEMU virt + AAVMF (qemu-efi-aarch64), Run.firmware "aavmf".
+AAVMF_CODE = "/usr/share/AAVMF/AAVMF_CODE.fd"
+AAVMF_VARS = "/usr/share/AAVMF/AAVMF_VARS.fd"
 
 
 class ScenarioError(Exception):
@@ -255,7 +258,8 @@ class Run:
     checks: list[Check] = field(default_factory=list)
     before: Optional[Callable[["Context", int], None]] = None
     stop_on: list[str] = field(default_factory=lambda: [r"KHOBOOT: halt .*"])
-    firmware: str = "ovmf"   # "ovmf-secureboot", or "seabios": no UEFI, no ESP (direct -kernel boots)
+    firmware: str = "ovmf"   # "ovmf-secureboot", or "seabios": no UEFI, no ESP (direct -kernel boots);
+                             # "aavmf": arm64 (qemu-system-aarch64 -M virt, AAVMF)
     # A protocol line matching one cuts the run off on purpose (QEMU is
     # killed: a power cut, or a hang the watchdog resets); the run is then
     # judged by its checks alone.

@@ -38,6 +38,18 @@ def _copy(root: Path, src: str, esp: Path, dst: str) -> str:
     return "/" + dst.lstrip("/")
 
 
+def removable_name(loader: Path) -> str:
+    """The removable-media file name for the loader's CPU (UEFI 2.10
+    section 3.5.1.1), from its PE header's Machine field."""
+    try:
+        head = loader.read_bytes()[:4096]
+        pe = int.from_bytes(head[0x3c:0x40], "little")
+        machine = int.from_bytes(head[pe + 4:pe + 6], "little")
+    except (OSError, ValueError):
+        return "BOOTX64.EFI"
+    return "BOOTAA64.EFI" if machine == 0xAA64 else "BOOTX64.EFI"
+
+
 def entry_text(entry: Entry, linux: str, initrds: list[str]) -> str:
     lines = [f"title {entry.title or entry.name}", f"linux {linux}"]
     lines += [f"initrd {i}" for i in initrds]
@@ -53,7 +65,7 @@ def build_esp(root: Path, esp: Path, loader: str, entries: list[Entry],
     if esp.exists():
         shutil.rmtree(esp)
     esp.mkdir(parents=True)
-    _copy(root, loader, esp, "EFI/BOOT/BOOTX64.EFI")
+    _copy(root, loader, esp, f"EFI/BOOT/{removable_name(_host_path(root, loader))}")
     (esp / "loader" / "entries").mkdir(parents=True)
     copied: dict[str, str] = {}
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import inject, reaper
-from .bootchain import OVMF_CODE, Blob
+from .bootchain import AAVMF_CODE, OVMF_CODE, Blob
 
 # Debian's OVMF built with SMM and Secure Boot; the "snakeoil" VARS beside
 # it enrols the test key /usr/share/ovmf/PkKek-1-snakeoil.pem in PK, KEK, db.
@@ -54,7 +54,9 @@ def command(esp: Path | None, vars_path: Path, serial_log: Path, debug_log: Path
     "ovmf-secureboot": Debian's Secure Boot OVMF (SMM, its CODE image; the
     scenario supplies a VARS with keys, e.g. OVMF_VARS_4M.snakeoil.fd);
     "seabios": QEMU's default BIOS and no ESP, for direct -kernel boots in
-    `extra`."""
+    `extra`; "aavmf": arm64 (aavmf_command())."""
+    if firmware == "aavmf":
+        return aavmf_command(esp, vars_path, serial_log, memory, reboot, blobs, extra)
     secure = firmware == "ovmf-secureboot"
     cmd = [
         "qemu-system-x86_64",
@@ -78,6 +80,37 @@ def command(esp: Path | None, vars_path: Path, serial_log: Path, debug_log: Path
         "-serial", f"file:{serial_log}",
         "-debugcon", f"file:{debug_log}", "-global", "isa-debugcon.iobase=0x402",
         "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        "-display", "none",
+        "-net", "none",
+        "-no-user-config",
+    ]
+    if not reboot:
+        cmd.append("-no-reboot")
+    for b in blobs:
+        cmd += ["-device", f"loader,file={b.path},addr={b.addr:#x},force-raw=on"]
+    return cmd + list(extra)
+
+
+def aavmf_command(esp: Path, vars_path: Path, serial_log: Path, memory: str, reboot: bool,
+                  blobs: list[Blob], extra: list[str]) -> list[str]:
+    """arm64: QEMU virt (RAM from 0x40000000), Cortex-A57 under TCG, AAVMF
+    in the pflash pair, the ESP as a vvfat virtio disk, the PL011 to a file.
+    acpi=off: AAVMF then installs QEMU's device tree as the EFI DTB table,
+    so the kernel boots from a device tree (with ACPI it would take the
+    ACPI tables and never unflatten /chosen into /proc/device-tree). No
+    debug-exit device: the guest powers off (PSCI SYSTEM_OFF), QEMU exits
+    0 with -no-reboot; a warm reset is PSCI SYSTEM_RESET."""
+    cmd = [
+        "qemu-system-aarch64",
+        "-machine", "virt,acpi=off,accel=tcg",
+        "-cpu", "cortex-a57",
+        "-smp", "1",
+        "-m", memory,
+        "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={AAVMF_CODE}",
+        "-drive", f"if=pflash,format=raw,unit=1,file={vars_path}",
+        "-drive", f"format=raw,file=fat:rw:{esp},if=none,id=esp",
+        "-device", "virtio-blk-pci,drive=esp",
+        "-serial", f"file:{serial_log}",
         "-display", "none",
         "-net", "none",
         "-no-user-config",

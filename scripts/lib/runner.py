@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import esp as esp_mod
 from . import qemu, reaper
-from .bootchain import (OVMF_VARS, Context, Run, Scenario, ScenarioError, ScenarioSkip, Timed,
+from .bootchain import (AAVMF_VARS, OVMF_VARS, Context, Run, Scenario, ScenarioError, ScenarioSkip, Timed,
                         instantiate)
 
 
@@ -164,7 +164,8 @@ class Executor:
             raise ScenarioSkip("missing " + ", ".join(skip))
         s = instantiate(template)
         vars_path = work / "OVMF_VARS.fd"
-        shutil.copyfile(OVMF_VARS, vars_path)
+        arm64 = any(r.firmware == "aavmf" for r in s.runs)
+        shutil.copyfile(AAVMF_VARS if arm64 else OVMF_VARS, vars_path)
         ctx = Context(root=self.root, build=self.build, workdir=work, scenario=s,
                       vars_path=vars_path, verbose=self.verbose)
         if s.prepare:

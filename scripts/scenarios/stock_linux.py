@@ -86,9 +86,12 @@ def cstr(s: str) -> bytes:
     return s.encode() + b"\0"
 
 
-def synth_state(blocks=None):
-    """Returns (blob bytes placed at STATE_BASE, protected page ranges)."""
+def synth_state(blocks=None, base=None, reserve_mem=None):
+    """Returns (blob bytes placed at `base` (STATE_BASE), protected page
+    ranges). arm64.py places the same state in arm64 RAM."""
     blocks = BLOCKS if blocks is None else blocks
+    STATE_BASE = globals()["STATE_BASE"] if base is None else base  # noqa: N806
+    RESERVE_MEM = globals()["RESERVE_MEM"] if reserve_mem is None else reserve_mem  # noqa: N806
     pages = {}  # phys -> bytearray(PAGE)
     next_page = [STATE_BASE + 2 * PAGE]
 

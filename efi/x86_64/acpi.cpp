@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "uefi.h"
+#include "../uefi.h"
 
 namespace khoefi {
 

@@ -1,7 +1,7 @@
-#include "clock.h"
+#include "../clock.h"
 
 #include "acpi.h"
-#include "uefi.h"
+#include "../uefi.h"
 
 namespace khoefi {
 
