@@ -2,6 +2,7 @@
 
 #include "../abi/efi_memory.h"
 #include "../test_kernel/paging.h"
+#include "page_map.h"
 
 namespace handoff {
 namespace {
@@ -32,7 +33,7 @@ RuntimeMapResult map_runtime_regions(const kho::abi::x86::EfiInfo& efi) {
         __builtin_memcpy(&d, reinterpret_cast<const void*>(map + off), sizeof(d));
         if (!(d.attribute & em::kMemoryRuntime) || d.virtual_start == d.physical_start) continue;
         for (uint64_t p = 0; p < d.number_of_pages; ++p) {
-            if (!tk::map_page(d.virtual_start + p * 4096, d.physical_start + p * 4096, is_mmio(d.type))) {
+            if (!map_page(d.virtual_start + p * 4096, d.physical_start + p * 4096, is_mmio(d.type))) {
                 r.error = "a runtime region's virtual address cannot be mapped (page-table pool, or inside the identity map)";
                 return r;
             }

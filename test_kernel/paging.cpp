@@ -17,25 +17,6 @@ Table g_pml4;
 Table g_pdpt;
 Table g_pd[kPdCount];
 
-// Tables for map_page(): a PDPT, a PD and a PT per 2 MiB of mapped
-// virtual space at most; UEFI runtime regions need a few dozen.
-constexpr unsigned kPoolTables = 96;
-Table g_pool[kPoolTables];
-unsigned g_pool_used;
-
-constexpr uint64_t kAddrMask = 0x000ffffffffff000ull;
-constexpr uint64_t kCacheDisable = 0x18;  // PWT | PCD: uncached
-
-// The next-level table of entry `e`, made on first use.
-Table* next_table(uint64_t* e) {
-    if (*e & 1) return reinterpret_cast<Table*>(*e & kAddrMask);
-    if (g_pool_used == kPoolTables) return nullptr;
-    Table* t = &g_pool[g_pool_used++];
-    for (uint64_t& x : t->e) x = 0;
-    *e = reinterpret_cast<uint64_t>(t) | kPresentWritable;
-    return t;
-}
-
 }  // namespace
 
 void paging_init() {
@@ -50,18 +31,6 @@ void paging_init() {
     write_cr3(reinterpret_cast<uint64_t>(&g_pml4));
 }
 
-bool map_page(uint64_t va, uint64_t pa, bool uncached) {
-    if (va < kIdentityLimit) return false;
-    unsigned i4 = (va >> 39) & 511, i3 = (va >> 30) & 511, i2 = (va >> 21) & 511, i1 = (va >> 12) & 511;
-    Table* pdpt = next_table(&g_pml4.e[i4]);
-    Table* pd = pdpt ? next_table(&pdpt->e[i3]) : nullptr;
-    if (!pd || (pd->e[i2] & kLargePage)) return false;
-    Table* pt = next_table(&pd->e[i2]);
-    if (!pt) return false;
-    pt->e[i1] = (pa & kAddrMask) | kPresentWritable | (uncached ? kCacheDisable : 0);
-    // The entry may replace one a TLB holds (a region mapped twice).
-    asm volatile("invlpg (%0)" ::"r"(va) : "memory");
-    return true;
-}
+uint64_t* identity_pml4() { return g_pml4.e; }
 
 }  // namespace tk

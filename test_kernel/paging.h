@@ -14,11 +14,8 @@ inline constexpr uint64_t kIdentityLimit = 64ull << 30;
 
 void paging_init();
 
-// Maps one 4 KiB page at virtual `va` (outside the identity map: the
-// handoff image maps UEFI runtime regions at the virtual addresses the
-// previous kernel gave them with SetVirtualAddressMap). `uncached` for
-// MMIO. Tables come from a fixed pool; false when it is exhausted or `va`
-// falls inside the identity map.
-bool map_page(uint64_t va, uint64_t pa, bool uncached);
+// The top-level table paging_init() loaded (512 entries; entry 0 is the
+// identity map), for an image that maps more (handoff/page_map.h).
+uint64_t* identity_pml4();
 
 }  // namespace tk
