@@ -38,6 +38,7 @@ Arm64Layout arm64_layout(size_t scratch_count, const BootFacts& facts) {
 
 class Arm64Protocol final : public BootProtocol {
 public:
+    const char* efi_architecture() const override { return "aa64"; }
     Status read_kernel(const uint8_t* prefix, size_t prefix_len, uint64_t file_size,
                        BzImage* out) const override {
         Arm64Image im;

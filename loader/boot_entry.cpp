@@ -195,8 +195,11 @@ Status apply_entry_key(const Where& at, const char* k, size_t kn, const char* v,
         if (!copy_str(e->sort_key, sizeof(e->sort_key), v, vn)) return bad(at, "sort-key too long:", v, vn);
     } else if (str_eq(k, kn, "architecture")) {
         // systemd-boot compares with its own EFI machine name ("x64" on
-        // x86-64, BLS "architecture"), case-insensitively.
-        e->foreign_architecture = !(vn == 3 && (v[0] | 0x20) == 'x' && v[1] == '6' && v[2] == '4');
+        // x86-64, "aa64" on arm64; BLS "architecture"), case-insensitively:
+        // kept lower-cased for the flow to compare (BootProtocol).
+        if (vn >= sizeof(e->architecture)) vn = sizeof(e->architecture) - 1;
+        for (size_t i = 0; i < vn; ++i) e->architecture[i] = char(v[i] >= 'A' && v[i] <= 'Z' ? v[i] | 0x20 : v[i]);
+        e->architecture[vn] = '\0';
     } else if (str_eq(k, kn, "efi")) {
         warn(warnings, at, "key '%s' (an EFI program to chainload) not supported: khoboot boots Linux only", k, kn);
     } else if (str_eq(k, kn, "devicetree") || str_eq(k, kn, "devicetree-overlay")) {

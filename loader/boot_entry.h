@@ -49,7 +49,9 @@ struct BootEntry {
     char sort_key[kTitleSize];
     // `architecture` names another machine than x64: systemd-boot leaves
     // such an entry out of its list, and so does khoboot.
-    bool foreign_architecture;
+    // BLS `architecture`, lower-cased ("x64", "aa64"); "" when absent. An
+    // entry for another architecture than the loader's is not listed.
+    char architecture[8];
     char linux_path[kPathSize];  // ESP-relative, '/' separated
     // `uki` (or a type #2 entry in /EFI/Linux): the kernel, an initrd and
     // the command line come from this unified kernel image (uki.h).

@@ -78,8 +78,9 @@ Status BootFlow::add_type1(const char* name, size_t len) {
     Status s = fw_.file_size(path, &size);
     if (s) s = read_text(fw_, path, 0, size, c_.text, sizeof(c_.text));
     if (s) s = parse_boot_entry(path, c_.text, size_t(size), &c_.scan, nullptr);
-    if (c_.scan.foreign_architecture) {
-        log("warn %s: for another architecture than x64, not listed", path);
+    if (c_.scan.architecture[0] && __builtin_strcmp(c_.scan.architecture, protocol_.efi_architecture())) {
+        log("warn %s: for architecture %s, not %s: not listed", path, c_.scan.architecture,
+            protocol_.efi_architecture());
         return Status::ok();
     }
     KHO_TRY(field(arena_, c_.scan.title, &e.title));

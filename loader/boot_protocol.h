@@ -40,6 +40,9 @@ struct BootDataInputs {
 
 class BootProtocol {
 public:
+    // The UEFI machine name BLS entries use in `architecture` ("x64",
+    // "aa64"; systemd's EFI_MACHINE_TYPE_NAME).
+    virtual const char* efi_architecture() const = 0;
     // The kernel file's header (its first `prefix_len` bytes, at most
     // kBzImagePrefix) as placement needs it: the BzImage fields setup_size
     // (where the bytes to load start in the file), payload_size,

@@ -80,6 +80,7 @@ namespace {
 
 class X86Protocol final : public BootProtocol {
 public:
+    const char* efi_architecture() const override { return "x64"; }
     Status read_kernel(const uint8_t* prefix, size_t prefix_len, uint64_t file_size,
                        BzImage* out) const override {
         return parse_bzimage(prefix, prefix_len, file_size, out);

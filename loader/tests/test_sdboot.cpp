@@ -142,7 +142,7 @@ TEST(SdBootEntry, EveryType1KeyParses) {
     EXPECT_STREQ(e.sort_key, "debian");
     EXPECT_STREQ(e.options, "root=/dev/vda1 ro quiet");
     EXPECT_EQ(e.initrd_count, 2u);
-    EXPECT_FALSE(e.foreign_architecture);
+    EXPECT_STREQ(e.architecture, "x64");
     ASSERT_EQ(w.lines.size(), 3u);  // efi, devicetree, devicetree-overlay
     EXPECT_NE(w.lines[0].find("e.conf:11: key 'efi'"), std::string::npos) << w.lines[0];
     EXPECT_NE(w.lines[1].find("e.conf:12: key 'devicetree'"), std::string::npos);
@@ -152,7 +152,7 @@ TEST(SdBootEntry, EveryType1KeyParses) {
     std::string u = "uki /EFI/Linux/a.efi\narchitecture aa64\n";
     ASSERT_TRUE(kho::parse_boot_entry("u.conf", u.data(), u.size(), &e, nullptr));
     EXPECT_STREQ(e.uki, "/EFI/Linux/a.efi");
-    EXPECT_TRUE(e.foreign_architecture);
+    EXPECT_STREQ(e.architecture, "aa64");
 }
 
 // --- order and titles ----------------------------------------------------------
@@ -323,7 +323,7 @@ TEST(SdBootFlow, ForeignArchitectureEntriesAreNotListed) {
     m.entry("z-arm", "architecture aa64\n");
     m.entry("a-x86", "architecture X64\n");
     EXPECT_EQ(m.selected(), "a-x86");
-    EXPECT_TRUE(m.fw.logged("for another architecture than x64, not listed"));
+    EXPECT_TRUE(m.fw.logged("for architecture aa64, not x64: not listed"));
 }
 
 // --- unified kernel images ------------------------------------------------------------
