@@ -223,7 +223,16 @@ class FlipAfterManifest:
             count = struct.unpack_from("<I", head, 16)[0]
             table = bytes.fromhex(gdb.command(f"m{addr + 32:x},{count * 24:x}"))
             entries = [struct.unpack_from("<QQII", table, i * 24) for i in range(count)]
-            start, size, _crc, _kind = next(e for e in entries if e[3] == 1)  # abi/integrity_manifest.h kKindData
+            # abi/integrity_manifest.h: kind 1 = preserved data, 0 = metadata
+            # (root FDT, sub-blobs, map pages). A data range can hold a
+            # metadata page too (the root FDT is a preserved block); flip in
+            # the largest one that holds none, so only the manifest's data
+            # check can notice: the memfd's pages.
+            meta = [(e[0], e[0] + e[1]) for e in entries if e[3] == 0]
+            data = [e for e in entries if e[3] == 1 and not any(a < e[0] + e[1] and e[0] < b for a, b in meta)]
+            if not data:
+                raise RuntimeError("no preserved data range clear of the state's metadata")
+            start, size, _crc, _kind = max(data, key=lambda e: e[1])
             target = start + size // 2
             old = bytes.fromhex(gdb.command(f"m{target:x},1"))[0]
             if gdb.command(f"M{target:x},1:{old ^ 0xff:02x}") != "OK":
