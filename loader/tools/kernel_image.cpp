@@ -90,22 +90,40 @@ std::string unzstd(const uint8_t* p, size_t n, std::vector<uint8_t>* out) {
 
 bool is_name_char(uint8_t c) { return std::isalnum(c) || c == '-' || c == '_'; }
 
-}  // namespace
-
-std::string read_kernel_image(const std::string& path, KernelImage* out) {
+// The whole file, or the error naming it.
+std::string read_file(const std::string& path, std::vector<uint8_t>* out) {
     std::ifstream f(path, std::ios::binary);
     if (!f) return path + ": " + std::strerror(errno);
-    std::vector<uint8_t> b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    out->assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    return "";
+}
+
+std::string header_error(const std::string& path, const std::vector<uint8_t>& b) {
     if (b.size() < kPayloadLength + 4 || std::memcmp(b.data() + kHeaderMagicOffset, "HdrS", 4) ||
         b[0x1fe] != 0x55 || b[0x1ff] != 0xaa)
         return path + ": not a bzImage (no boot sector signature or \"HdrS\" setup header)";
+    return "";
+}
+
+}  // namespace
+
+std::string check_bzimage(const std::string& path) {
+    std::vector<uint8_t> b;
+    std::string err = read_file(path, &b);
+    return err.empty() ? header_error(path, b) : err;
+}
+
+std::string read_kernel_image(const std::string& path, KernelImage* out) {
+    std::vector<uint8_t> b;
+    std::string err = read_file(path, &b);
+    if (err.empty()) err = header_error(path, b);
+    if (!err.empty()) return err;
     uint16_t version = uint16_t(b[kVersionOffset] | b[kVersionOffset + 1] << 8);
     if (version < 0x208) return path + ": boot protocol older than 2.08 (no payload_offset)";
     size_t setup = (size_t(b[kSetupSectsOffset] ? b[kSetupSectsOffset] : 4) + 1) * 512;
     uint64_t off = setup + uint64_t(le32(b, kPayloadOffset)), len = le32(b, kPayloadLength);
     if (off + len > b.size() || len < 8) return path + ": payload lies outside the file (truncated image?)";
     const uint8_t* p = b.data() + off;
-    std::string err;
     if (starts(p, len, {0x1f, 0x8b})) out->compression = "gzip", err = gunzip(p, len, &out->vmlinux);
     else if (starts(p, len, {0xfd, '7', 'z', 'X', 'Z', 0})) out->compression = "xz", err = unxz(p, len, &out->vmlinux);
     else if (starts(p, len, {0x28, 0xb5, 0x2f, 0xfd})) out->compression = "zstd", err = unzstd(p, len, &out->vmlinux);

@@ -22,6 +22,12 @@ struct KernelImage {
     std::vector<uint8_t> vmlinux;  // the decompressed payload (an ELF file)
 };
 
+// "" when the file carries a boot sector signature and the "HdrS" setup
+// header (an image kexec_file_load's bzImage loader takes), else one error
+// naming the file. Reads no payload: for an image that is not compressed
+// (the handoff image).
+std::string check_bzimage(const std::string& path);
+
 // "" or one error message naming the file.
 std::string read_kernel_image(const std::string& path, KernelImage* out);
 

@@ -220,11 +220,9 @@ Facts gather(const Options& o) {
         f.entry_why = e->why;
     }
     f.handoff_path = o.handoff;
-    image::KernelImage h;
-    std::string herr = image::read_kernel_image(o.handoff, &h);
     // The handoff image is not compressed: only its header must be right.
-    if (herr.find("not a bzImage") != std::string::npos || herr.find(std::strerror(ENOENT)) != std::string::npos)
-        f.handoff_error = "handoff image " + herr;
+    std::string herr = image::check_bzimage(o.handoff);
+    if (!herr.empty()) f.handoff_error = "handoff image " + herr;
     if (!o.kernel.empty()) {
         f.kernel_path = o.kernel;
         f.boot_entry_id = o.boot_entry;  // named in LoaderEntryOneShot all the same
