@@ -84,6 +84,12 @@ def command(esp: Path | None, vars_path: Path, serial_log: Path, debug_log: Path
         "-net", "none",
         "-no-user-config",
     ]
+    return _finish(cmd, reboot, blobs, extra)
+
+
+def _finish(cmd: list[str], reboot: bool, blobs: list[Blob], extra: list[str]) -> list[str]:
+    """What both machines end with: -no-reboot unless resets are wanted,
+    the RAM blobs (QEMU's loader device), the scenario's extra arguments."""
     if not reboot:
         cmd.append("-no-reboot")
     for b in blobs:
@@ -115,11 +121,7 @@ def aavmf_command(esp: Path, vars_path: Path, serial_log: Path, memory: str, reb
         "-net", "none",
         "-no-user-config",
     ]
-    if not reboot:
-        cmd.append("-no-reboot")
-    for b in blobs:
-        cmd += ["-device", f"loader,file={b.path},addr={b.addr:#x},force-raw=on"]
-    return cmd + list(extra)
+    return _finish(cmd, reboot, blobs, extra)
 
 
 class _Echo:
