@@ -35,6 +35,29 @@ $(HOST)/unit_tests: $(addprefix $(HOST)/,$(EXPORT_OBJS))
 $(ASAN)/unit_tests: $(addprefix $(ASAN)/,$(EXPORT_OBJS))
 $(addprefix $(ASAN)/,$(EXPORT_OBJS)): $(TOOL_HDRS)
 
-ALL_TARGETS += $(LINUX_KHOTOOL_STATIC) $(LINUX_CHAIN_INIT)
+# The same two programs for the arm64 KHO kernel's initramfs (the arm64
+# real-Linux chain, scripts/scenarios/arm64_linux.py), cross-built static
+# against the arm64 libraries efi/aarch64/build.mk's sysroot holds.
+A64_LINUX := $(BUILD)/aarch64-linux
+A64_LINUX_KHOTOOL := $(A64_LINUX)/khotool-static
+A64_LINUX_CHAIN_INIT := $(A64_LINUX)/linux-chain-init
+A64_LINUX_FLAGS := -std=c++20 $(WARN) -I. -isystem $(A64_INC) -O2
+A64_LINUX_CORE_OBJS := $(CORE_SRCS:%.cpp=$(A64_LINUX)/%.o)
+A64_LINUX_TOOL_OBJS := $(TOOL_SRCS:%.cpp=$(A64_LINUX)/%.o)
+
+$(A64_LINUX_CORE_OBJS): $(A64_LINUX)/%.o: %.cpp $(CORE_HDRS) $(A64_STAMP)
+	@mkdir -p $(dir $@)
+	$(A64_CXX) $(CORE_FLAGS) -isystem $(A64_INC) -O2 -c $< -o $@
+$(A64_LINUX_TOOL_OBJS): $(A64_LINUX)/%.o: %.cpp $(CORE_HDRS) $(TOOL_HDRS) $(SHARED_HDRS) $(A64_STAMP)
+	@mkdir -p $(dir $@)
+	$(A64_CXX) $(A64_LINUX_FLAGS) -DKHOBOOT_VERSION='"$(KHOBOOT_VERSION)"' \
+		-DKHOBOOT_HANDOFF_PATH='"$(HANDOFF_INSTALL_PATH)"' -c $< -o $@
+$(A64_LINUX_KHOTOOL): $(A64_LINUX_TOOL_OBJS) $(A64_LINUX_CORE_OBJS)
+	$(A64_CXX) -static -s -o $@ $^ -L$(A64_ROOT)/usr/lib/aarch64-linux-gnu $(TOOL_LIBS)
+$(A64_LINUX_CHAIN_INIT): scripts/linux/chain-init.c $(LINUX_VENDOR_C_H) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(A64_CC) -std=gnu11 -Wall -Wextra -Werror -O2 -static -s -I$(dir $(LINUX_VENDOR_C_H)) -o $@ $<
+
+ALL_TARGETS += $(LINUX_KHOTOOL_STATIC) $(LINUX_CHAIN_INIT) $(A64_LINUX_KHOTOOL) $(A64_LINUX_CHAIN_INIT)
 .PHONY: linux-tools
-linux-tools: $(LINUX_KHOTOOL_STATIC) $(LINUX_CHAIN_INIT)
+linux-tools: $(LINUX_KHOTOOL_STATIC) $(LINUX_CHAIN_INIT) $(A64_LINUX_KHOTOOL) $(A64_LINUX_CHAIN_INIT)

@@ -51,6 +51,9 @@ INIT = r"""#!/bin/busybox sh
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# Console loglevel 1: a kernel message (a TCG clocksource warning, say)
+# printed in the middle of a long "PROBE: bli" line would garble it.
+echo 1 > /proc/sys/kernel/printk
 for m in /lib/modules/*.ko; do [ -f "$m" ] && insmod "$m" 2>/dev/null; done
 echo "PROBE: start kernel=$(uname -r)"
 mkdir -p /sys/firmware/efi/efivars
@@ -129,15 +132,20 @@ def fat_image(ctx, tree: Path, mib: int = 48) -> bytes:
 
 # --- the variables as the booted OS sees them ----------------------------------------
 
-def bli_vars(lines) -> dict[str, tuple[int, bytes]]:
-    """name -> (attributes, data) from the 'PROBE: bli NAME HEX' lines."""
-    out = {}
+def bli_vars(lines) -> tuple[dict[str, tuple[int, bytes]], list[str]]:
+    """name -> (attributes, data) from the 'PROBE: bli NAME HEX' lines, and
+    the 'PROBE: bli' lines that are not of that form (garbled on the way)."""
+    out, garbled = {}, []
     for l in lines:
-        m = re.fullmatch(r"PROBE: bli (\w+) ([0-9a-f]*)", l)
-        if m:
-            raw = bytes.fromhex(m.group(2))
-            out[m.group(1)] = (struct.unpack_from("<I", raw)[0], raw[4:])
-    return out
+        if not l.startswith("PROBE: bli "):
+            continue
+        m = re.fullmatch(r"PROBE: bli (\w+) ((?:[0-9a-f]{2}){4,})", l)
+        if not m:
+            garbled.append(l)
+            continue
+        raw = bytes.fromhex(m.group(2))
+        out[m.group(1)] = (struct.unpack_from("<I", raw)[0], raw[4:])
+    return out, garbled
 
 
 def u16(text: str) -> bytes:
@@ -156,7 +164,9 @@ def check_variables(selected: str, default: str, entries: list[str], os_default:
     """os_default: LoaderEntryDefault is the OS's non-volatile setting,
     left as it was; otherwise khoboot's volatile report."""
     def fn(lines):
-        v = bli_vars(lines)
+        v, garbled = bli_vars(lines)
+        if garbled:
+            return f"{len(garbled)} garbled 'PROBE: bli' line(s), first {garbled[0]!r}"
         exact = {
             "LoaderEntries": b"".join(u16(e) for e in entries),
             "LoaderEntrySelected": u16(selected),
@@ -174,7 +184,8 @@ def check_variables(selected: str, default: str, entries: list[str], os_default:
         }
         for name in list(exact) + list(formats):
             if name not in v:
-                return f"{name} not in efivarfs (have {sorted(v)})"
+                warned = [l for l in lines if l.startswith("KHOBOOT: warn ")]
+                return f"{name} not in efivarfs (have {sorted(v)}; khoboot's warnings: {warned or 'none'})"
             attrs, data = v[name]
             if name == "LoaderEntryDefault" and os_default:
                 if not attrs & ATTR_NV:

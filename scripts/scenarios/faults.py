@@ -50,6 +50,7 @@ from lib import inject, kho_abi, ovmf_vars, reaper  # noqa: E402
 from lib.kho_abi import FLAG_FDT_CRC, FLAG_MANIFEST, KIND_DATA, KIND_METADATA, VENDOR_GUID  # noqa: E402
 from lib.ram import Ram  # noqa: E402
 from lib.gdbstub import GdbStub  # noqa: E402
+from lib.kho_kernel import kho_kernel  # noqa: E402
 from lib.qmp import QmpClient  # noqa: E402
 from lib.ranges import coalesce  # noqa: E402
 from lib.tk_cmdline import make_initrd, tk_options, tk_with  # noqa: E402
@@ -1018,8 +1019,7 @@ LINUX_REQUIRES = [Requirement("build/x86_64/khoboot.efi", "efi/build.mk"),
 def linux_prepare(ctx):
     """The KHO kernel (scripts/build-linux-kho: cached after the first build)
     and the chain initramfs (its init exports the state and resets warm)."""
-    proc = ctx.run(["scripts/build-linux-kho"], timeout=3 * 3600)
-    bzimage = proc.stdout.strip().splitlines()[-1]
+    bzimage = kho_kernel(ctx)
     initrd = ctx.workdir / "chain-initramfs.cpio.gz"
     ctx.run(["scripts/linux/build-chain-initramfs", "--out", initrd])
     e = ctx.scenario.entries[0]

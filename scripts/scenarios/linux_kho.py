@@ -41,7 +41,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib.bootchain import (EXIT_PASS, Count, Custom, Entry, InOrder, NoLine, Requirement, Run,  # noqa: E402
-                           Scenario, ScenarioError, ScenarioSkip)
+                           Scenario, ScenarioSkip)
+from lib.kho_kernel import kho_kernel  # noqa: E402
 from lib.ranges import coalesce, uncovered  # noqa: E402
 from lib.tk_cmdline import tk_options  # noqa: E402
 
@@ -62,24 +63,7 @@ FIRMWARE_WRITES = [(0x800000, 0x1800000), (0x7b000000, 0x80000000)]
 NO_TROUBLE = [NoLine(r"WARNING: .*"), NoLine(r"BUG: .*"), NoLine(r"Kernel panic - not syncing: .*"),
               NoLine(r"LINUX_INIT: fail .*")]
 
-_kernel_cache: dict[str, str] = {}
-
-
 # --- prepare -------------------------------------------------------------------
-
-def _kernel(ctx) -> str:
-    """The KHO kernel; built on the first run on a machine (minutes)."""
-    if "bzImage" not in _kernel_cache:
-        try:
-            proc = ctx.run(["scripts/build-linux-kho"], timeout=3 * 3600)
-        except ScenarioError as e:
-            raise ScenarioError(f"KHO kernel build (scripts/build-linux-kho) failed: {e}")
-        built = [l for l in proc.stderr.splitlines() if " built " in l]
-        if built:
-            print(f"  {built[-1]}", flush=True)
-        _kernel_cache["bzImage"] = proc.stdout.strip().splitlines()[-1]
-    return _kernel_cache["bzImage"]
-
 
 def _needs_export(ctx) -> None:
     tool = ctx.build / "host" / "khotool-static"
@@ -91,7 +75,7 @@ def _needs_export(ctx) -> None:
 def _prepare(ctx, export: bool = True, tk: bool = False) -> None:
     if export:
         _needs_export(ctx)
-    bzimage = _kernel(ctx)
+    bzimage = kho_kernel(ctx)
     initrd = ctx.workdir / "chain-initramfs.cpio.gz"
     ctx.run(["scripts/linux/build-chain-initramfs", "--out", initrd])
     for e in ctx.scenario.entries:

@@ -36,6 +36,7 @@ from lib import reaper  # noqa: E402
 from lib.bootchain import (Count, Custom, Entry, InOrder, Line, NoLine, Requirement, Run,  # noqa: E402
                            Scenario, Timed)
 from lib.gdbstub import GdbStub  # noqa: E402
+from lib.kho_kernel import kho_kernel  # noqa: E402
 from lib.qmp import QmpClient  # noqa: E402
 
 TAGS = ("KHOBOOT", "KHOBOOT_HANDOFF", "LUO_CHAIN", "LUO_MEMFD", "KHO", "khotool", "reboot", "kexec-file",
@@ -49,18 +50,8 @@ NO_TROUBLE = [NoLine(r"WARNING: .*"), NoLine(r"BUG: .*"), NoLine(r"Kernel panic 
               NoLine(r"LUO_CHAIN: fail .*"), NoLine(r"KHOBOOT_HANDOFF: error .*"),
               NoLine(r"KHOBOOT: error .*")]
 
-_built: dict[str, str] = {}
-
-
-def _kernel(ctx) -> str:
-    if "bzImage" not in _built:
-        proc = ctx.run(["scripts/build-linux-kho"], timeout=3 * 3600)
-        _built["bzImage"] = proc.stdout.strip().splitlines()[-1]
-    return _built["bzImage"]
-
-
 def _prepare(ctx, tests: list[str]) -> None:
-    bzimage = _kernel(ctx)
+    bzimage = kho_kernel(ctx)
     out = ctx.workdir / "luo"
     ctx.run(["scripts/linux/build-luo-selftests", "--out", out, *tests])
     initrd = ctx.workdir / "luo-initramfs.cpio.gz"
