@@ -86,14 +86,20 @@ $(EFI_APP): $(EFI_OUT)/khoboot.so $(EFI_OUT)/sbat.csv
 
 # make sign KEY=db.key CERT=db.crt [SIGN_OUT=dir]: Authenticode-signs the
 # EFI binaries with sbsign (sbsigntool) for a firmware or shim whose db or
-# MOK holds CERT; the signed copies go to SIGN_OUT (default build/signed).
+# MOK holds CERT, and the handoff image for a kernel in lockdown whose
+# keyrings (or, with INTEGRITY_PLATFORM_KEYRING, UEFI db) hold CERT
+# (`khotool reboot` kexecs it); the signed copies go to SIGN_OUT (default
+# build/signed).
 SIGN_OUT ?= $(BUILD)/signed
 .PHONY: sign
-sign: $(EFI_APP)
+sign: $(EFI_APP) $(BUILD)/x86_64/khoboot-handoff.bzImage
 	@test -n "$(KEY)" -a -n "$(CERT)" || { echo "make sign: set KEY=... CERT=..." >&2; exit 2; }
 	@mkdir -p $(SIGN_OUT)
 	sbsign --key $(KEY) --cert $(CERT) --output $(SIGN_OUT)/khoboot.efi $(EFI_APP)
 	sbverify --cert $(CERT) $(SIGN_OUT)/khoboot.efi
+	sbsign --key $(KEY) --cert $(CERT) --output $(SIGN_OUT)/khoboot-handoff.bzImage \
+		$(BUILD)/x86_64/khoboot-handoff.bzImage
+	sbverify --cert $(CERT) $(SIGN_OUT)/khoboot-handoff.bzImage
 
 ALL_TARGETS += $(EFI_APP)
 

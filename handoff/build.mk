@@ -35,7 +35,7 @@ $(HO_OUT)/kernel.elf: $(HO_OBJS) $(HO_OUT)/libkhocore.a test_kernel/kernel.ld
 $(HO_OUT)/kernel.bin: $(HO_OUT)/kernel.elf
 	objcopy -O binary $< $@
 $(HO_IMAGE): $(TK_OUT)/setup.bin $(HO_OUT)/kernel.elf $(HO_OUT)/kernel.bin test_kernel/mkbzimage.py
-	python3 test_kernel/mkbzimage.py $(TK_OUT)/setup.bin $(HO_OUT)/kernel.elf $(HO_OUT)/kernel.bin $@
+	python3 test_kernel/mkbzimage.py --pe $(TK_OUT)/setup.bin $(HO_OUT)/kernel.elf $(HO_OUT)/kernel.bin $@
 
 ALL_TARGETS += $(HO_IMAGE)
 .PHONY: handoff

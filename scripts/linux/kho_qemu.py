@@ -187,11 +187,11 @@ class Session:
 
 
 def launch(esp: Path, vars_path: Path, workdir: Path, memory: str, pause_on_reset: bool,
-           extra: list[str] | None = None, blobs=None) -> Session:
+           extra: list[str] | None = None, blobs=None, firmware: str = "ovmf") -> Session:
     serial = workdir / "session-serial.log"
     debug = workdir / "session-firmware.log"
     for p in (serial, debug):
         if p.exists():
             p.unlink()
-    cmd = runner_qemu.command(esp, vars_path, serial, debug, memory, True, blobs or [], extra or [])
+    cmd = runner_qemu.command(esp, vars_path, serial, debug, memory, True, blobs or [], extra or [], firmware)
     return Session(cmd, workdir, serial, pause_on_reset)

@@ -304,6 +304,20 @@ CHAIN_ORDER = [
     r"LINUX_INIT: done .*",
 ]
 
+# A state the firmware overwrote across the reset: refused, Linux B cold.
+CLOBBERED_ORDER = [
+    r"LINUX_INIT: khotool export ok compatible=kho-v4 .*",
+    r"LINUX_INIT: reboot warm .*",
+    r"KHOBOOT: start .*",
+    r"KHOBOOT: kho descriptor source=variable .*",
+    r"KHOBOOT: error (kho-stale|kho-conflict|kho-integrity|kho-bad-[a-z]+|kho-out-of-ram) .*",
+    r"KHOBOOT: policy cold-boot found=1 usable=0",
+    r"KHOBOOT: boot entry=linux mode=cold .*",
+    r"LINUX_INIT: start role=consumer .*",
+    r"LINUX_INIT: consumer kho_in=no",
+    r"LINUX_INIT: done .*",
+]
+
 
 SCENARIOS = [
     Scenario(
@@ -336,16 +350,7 @@ SCENARIOS = [
         requires=REQUIRES, tags=TAGS,
         prepare=lambda ctx: _prepare(ctx),
         runs=[Run(memory="1G", timeout=300, expect_exit=0, checks=NO_TROUBLE + [
-            InOrder([r"LINUX_INIT: khotool export ok compatible=kho-v4 .*",
-                     r"LINUX_INIT: reboot warm .*",
-                     r"KHOBOOT: start .*",
-                     r"KHOBOOT: kho descriptor source=variable .*",
-                     r"KHOBOOT: error (kho-stale|kho-conflict|kho-integrity|kho-bad-[a-z]+|kho-out-of-ram) .*",
-                     r"KHOBOOT: policy cold-boot found=1 usable=0",
-                     r"KHOBOOT: boot entry=linux mode=cold .*",
-                     r"LINUX_INIT: start role=consumer .*",
-                     r"LINUX_INIT: consumer kho_in=no",
-                     r"LINUX_INIT: done .*"]),
+            InOrder(CLOBBERED_ORDER),
             NoLine(r"KHO: found kexec handover data\."),
             NoLine(r"test_kho: KHO restore .*"),
         ])],

@@ -41,9 +41,10 @@ from lib.qmp import QmpClient  # noqa: E402
 
 TAGS = ("KHOBOOT", "KHOBOOT_HANDOFF", "LUO_CHAIN", "LUO_MEMFD", "KHO", "khotool", "reboot", "kexec-file",
         "liveupdate", "WARNING", "BUG", "Kernel panic - not syncing")
+HANDOFF = "build/x86_64/khoboot-handoff.bzImage"
 REQUIRES = [Requirement("build/x86_64/khoboot.efi", "efi/build.mk"),
             Requirement("build/host/khotool-static", "scripts/linux/build.mk"),
-            Requirement("build/x86_64/khoboot-handoff.bzImage", "handoff/build.mk")]
+            Requirement(HANDOFF, "handoff/build.mk")]
 KHO_SCRATCH = "kho_scratch=128M,64M,64M"
 LINUX_BASE = f"console=ttyS0,115200 panic=-1 kho=on {KHO_SCRATCH}"
 NO_TROUBLE = [NoLine(r"WARNING: .*"), NoLine(r"BUG: .*"), NoLine(r"Kernel panic - not syncing: .*"),

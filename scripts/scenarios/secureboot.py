@@ -23,8 +23,11 @@ Scenarios:
   tpm-measured-kho            + swtpm: the event log Linux reads replays to
                               its PCRs, and khoboot's digests equal sha256 of
                               the same files and state computed here
-  secureboot-kho-linux        the real KHO Linux chain (linux_kho.py's
-                              linux-kho-chain) with khoboot and the KHO kernel signed
+  secureboot-luo              the real KHO Linux chain with everything signed:
+                              LUO through khotool reboot, whose handoff image
+                              a locked-down kernel kexecs only when signed
+  secureboot-export-locked-down  khotool export under lockdown: refused
+                              (/dev/mem), one line, no descriptor
   secureboot-unsigned-kernel-halt  the same refusal under kho-on-error halt
   state-variable-attributes   a descriptor variable without runtime access: refused
 """
@@ -374,36 +377,96 @@ def _prepare_kho_linux(ctx):
     ctx.scenario.loader = str(_sign(ctx, ctx.root / ctx.scenario.loader, ctx.workdir / "BOOTX64.EFI"))
 
 
-def _kho_linux_scenario():
+# The KHO kernel locks itself down when Secure Boot is on
+# (LOCK_DOWN_IN_EFI_SECURE_BOOT); what lockdown refuses it reports as
+# "Lockdown: PROGRAM: WHAT is restricted" (security/lockdown/lockdown.c).
+# A scenario that also tags "khotool" sees the line from that tag on.
+def lockdown_refused(what: str) -> str:
+    return rf"(?:Lockdown: )?khotool: {what} is restricted; see man kernel_lockdown\.7"
+
+
+def _export_locked_down_scenario():
     from scenarios import linux_kho as lk
-    chain = list(lk.CHAIN_ORDER)
-    # Both hops: Secure Boot seen, the kernel verified before it runs, and
-    # Linux told so (arch/x86/kernel/setup.c "Secure boot enabled").
-    chain.insert(chain.index(r"KHOBOOT: descriptor consumed"),
-                 r"KHOBOOT: secureboot kernel=/khoboot-test/bzImage verified by=firmware")
     return Scenario(
-        name="secureboot-kho-linux",
-        description="the real KHO Linux chain (linux-kho-chain) with Secure Boot on: khoboot and "
-                    "the KHO kernel signed, both hops verified, Linux B finds the KHO data and "
-                    "test_kho restores",
-        entries=[lk._linux_entry(f"kho=on {lk.KHO_SCRATCH} memblock=debug")],
-        requires=lk.REQUIRES + REQUIRES[1:], tags=lk.TAGS + ("secureboot",),
+        name="secureboot-export-locked-down",
+        description="Secure Boot on, khoboot and the KHO kernel signed: Linux A is locked down, so "
+                    "khotool export cannot read the state through /dev/mem; one error line, no "
+                    "descriptor left, no reset (with Secure Boot the route is khotool reboot: "
+                    "secureboot-luo)",
+        entries=[lk._linux_entry(f"kho=on {lk.KHO_SCRATCH}")],
+        requires=lk.REQUIRES + REQUIRES[1:], tags=lk.TAGS + ("secureboot", "Lockdown"),
         prepare=_prepare_kho_linux,
-        runs=[Run(memory=lk.MEMORY, timeout=360, expect_exit=0, firmware=FIRMWARE, checks=lk.NO_TROUBLE + [
-            InOrder(chain),
-            Count(r"KHOBOOT: secureboot mode=enabled verify=firmware tpm=0", 2),
-            Count(r"KHOBOOT: secureboot kernel=/khoboot-test/bzImage verified by=firmware", 2),
-            Count(r"secureboot: Secure boot enabled", 2),
-            Count(r"KHO: found kexec handover data\.", 1),
-            NoLine(r"KHOBOOT: error .*"),
-            NoLine(r"test_kho: KHO restore failed"),
-            Custom(lk.check_same_state, "khoboot saw the state khotool exported"),
-            Custom(lk.check_reserved_blocks_protected, "every block Linux B reserved was protected"),
+        runs=[Run(memory=lk.MEMORY, timeout=300, expect_exit=0, firmware=FIRMWARE, checks=lk.NO_TROUBLE + [
+            InOrder([r"KHOBOOT: secureboot kernel=/khoboot-test/bzImage verified by=firmware",
+                     r"KHOBOOT: boot entry=linux mode=cold .*",
+                     r"secureboot: Secure boot enabled",
+                     r"LINUX_INIT: kho_test preserved .*",
+                     lockdown_refused("/dev/mem,kmem,port"),
+                     r"LINUX_INIT: khotool khotool: error io: /dev/mem: .*Operation not permitted.*",
+                     r"LINUX_INIT: export exit=1 .*",
+                     r"LINUX_INIT: export fail descriptor=absent",
+                     r"LINUX_INIT: power-off .*"]),
+            Count(r"LINUX_INIT: khotool khotool: error .*", 1),
+            Count(r"KHOBOOT: start .*", 1),
+            NoLine(r"LINUX_INIT: reboot warm .*"),
         ])],
     )
 
 
-SCENARIOS.append(_kho_linux_scenario())
+def _prepare_luo(ctx):
+    """The LUO chain (scripts/scenarios/luo.py) with everything signed:
+    khoboot, the KHO kernel, and the handoff image `khotool reboot`
+    kexecs (make sign's job); an unsigned copy of the handoff image goes in
+    the initramfs too, for the first try that lockdown must refuse."""
+    from scenarios import luo
+    from lib.kho_kernel import kho_kernel
+    tests = ["luo_kexec_simple"]
+    out = ctx.workdir / "luo"
+    ctx.run(["scripts/linux/build-luo-selftests", "--out", out, *tests])
+    handoff = ctx.root / luo.HANDOFF
+    signed = _sign(ctx, handoff, ctx.workdir / "khoboot-handoff.bzImage")
+    initrd = ctx.workdir / "luo-initramfs.cpio.gz"
+    ctx.run(["scripts/linux/build-luo-initramfs", "--tests", out, "--handoff", signed,
+             "--extra", f"{handoff}=khoboot-handoff-unsigned.bzImage", "--out", initrd])
+    kernel = _sign(ctx, kho_kernel(ctx), ctx.workdir / "bzImage")
+    for e in ctx.scenario.entries:
+        e.linux, e.initrd = str(kernel), [str(initrd)]
+    shutil.copyfile(SNAKEOIL_VARS, ctx.vars_path)
+    ctx.scenario.loader = str(_sign(ctx, ctx.root / ctx.scenario.loader, ctx.workdir / "BOOTX64.EFI"))
+
+
+def _luo_scenario():
+    from scenarios import luo
+    tests = ["luo_kexec_simple"]
+    return Scenario(
+        name="secureboot-luo",
+        description="LUO through the firmware with Secure Boot on: khoboot, the KHO kernel and the "
+                    "handoff image signed; Linux A is locked down, its kexec_file_load refuses the "
+                    "unsigned handoff image (one line, nothing left) and takes the signed one; "
+                    "khoboot verifies Linux B, which finds its LUO session",
+        entries=luo._entries(tests, a_options="liveupdate=on luochain.first-try=--esp,/esp,--boot-entry,"
+                             "luo-b,--handoff,/khoboot-handoff-unsigned.bzImage"),
+        requires=luo.REQUIRES + REQUIRES[1:],
+        tags=luo.TAGS + ("secureboot", "Lockdown"),
+        prepare=_prepare_luo,
+        runs=[Run(memory="3G", timeout=600, expect_exit=0, firmware=FIRMWARE, checks=luo.NO_TROUBLE + [
+            InOrder([r"secureboot: Secure boot enabled",
+                     r"LUO_CHAIN: stage1 done luo_kexec_simple",
+                     lockdown_refused("kexec of unsigned images"),
+                     r"khotool: error kexec: kexec_file_load\(/khoboot-handoff-unsigned\.bzImage\): "
+                     r"Operation not permitted",
+                     rf"LUO_CHAIN: first-try rc=1 {luo.NOTHING_LEFT}"] + luo._chain_order(tests)[1:]),
+            InOrder([r"KHOBOOT: start .*",
+                     r"KHOBOOT: secureboot kernel=/khoboot-test/bzImage verified by=firmware",
+                     r"KHOBOOT: boot entry=luo-b mode=kho .*"]),
+            Count(r"KHOBOOT: secureboot mode=enabled verify=firmware tpm=0", 2),
+            Count(r"secureboot: Secure boot enabled", 2),
+            Count(r"khotool: error .*", 1),
+        ])],
+    )
+
+
+SCENARIOS += [_export_locked_down_scenario(), _luo_scenario()]
 
 
 # --- policies and variable attributes ------------------------------------------------
