@@ -22,7 +22,7 @@ of the highest zone first. The kernel has DMA zones below 4 GiB
 start just above 4 GiB, clear of the bottom of RAM (QEMU's DTB for the
 firmware, AAVMF's early memory) and of the top (AAVMF's runtime and boot
 memory), which are written again at every reset (docs/firmware-facts.md
-9.1). check_clear_of_firmware fails if that stops being true, and
+9.2). check_clear_of_firmware fails if that stops being true, and
 khoboot's full verification (kho-verify=full) refuses a state the firmware
 touched, as arm64-linux-kho-clobbered shows.
 
@@ -72,8 +72,8 @@ KHO_SCRATCH = "kho_scratch=64M,256M,64M"
 # efi=debug: the kernel prints the UEFI memory map it got (what khoboot's
 # protection looks like to it); memblock=debug: each KHO block it reserves.
 LINUX_BASE = f"console=ttyAMA0 panic=-1 reboot=warm kho=on {KHO_SCRATCH} memblock=debug efi=debug"
-# What QEMU and AAVMF write at a reset, -m 4G (scripts/measure-aavmf-ram,
-# docs/firmware-facts.md 9.1), rounded out: QEMU's DTB at the base of RAM,
+# What QEMU and AAVMF write at a reset, -m 4G (scripts/measure-ovmf-ram --arch arm64,
+# docs/firmware-facts.md 9.2), rounded out: QEMU's DTB at the base of RAM,
 # AAVMF's early memory, and the top 256 MiB (its runtime and boot memory).
 FIRMWARE_WRITES = [(0x40000000, 0x40200000), (0x44000000, 0x48000000), (0x130000000, 0x140000000)]
 
