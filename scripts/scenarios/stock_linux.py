@@ -22,7 +22,6 @@ state blob for manual QEMU runs (it goes at STATE_BASE).
 from __future__ import annotations
 
 import glob
-import os
 import re
 import struct
 import sys
@@ -33,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib.bootchain import (Blob, Count, Custom, Entry, InOrder, Line, NoLine, Requirement, Run,  # noqa: E402
                            Scenario, ScenarioError, ScenarioSkip)
 from lib import kho_abi, ovmf_vars  # noqa: E402
+from lib.kho_kernel import kho_kernel  # noqa: E402
 
 PAGE = 4096
 STATE_BASE = 0x20000000          # root FDT page, then sub-FDT and radix pages
@@ -251,17 +251,11 @@ def _prepare(ctx, with_state: bool, blocks=None, multikernel=False):
 
 
 def _prepare_kho_linux(ctx):
-    """The KHO-enabled kernel scripts/build-linux-kho leaves in the cache
-    (built once, ~4 min, outside the test suite): skip when absent."""
-    cache = Path(os.environ.get("KHOBOOT_CACHE", Path.home() / ".cache" / "khoboot")) / "linux"
-    found = sorted(glob.glob(str(cache / "*" / "bzImage")) +
-                   glob.glob(str(cache / "build-*" / "arch" / "x86" / "boot" / "bzImage")),
-                   key=os.path.getmtime)
-    if not found:
-        raise ScenarioSkip("no KHO-enabled kernel in the cache (run scripts/build-linux-kho)")
+    """The KHO-enabled kernel of scripts/build-linux-kho (built on a
+    machine's first run, cached after) with this module's state."""
     _prepare(ctx, True)
     for e in ctx.scenario.entries:
-        e.linux = found[-1]
+        e.linux = kho_kernel(ctx)
 
 
 def _write_descriptor(ctx, run_index):
