@@ -27,6 +27,7 @@
 #include "loader/crc32.h"
 #include "loader/handover_descriptor.h"
 #include "loader/integrity_manifest.h"
+#include "loader/kho_fdt_reader.h"
 #include "loader/ram_probe.h"
 #include "loader/tests/fake_phys_mem.h"
 #include "loader/tools/export.h"
@@ -305,6 +306,60 @@ TEST_P(ExportVector, RefusesAnFdtThatIsNotPreserved) {
     kho::Status s = ex::plan_export(mem, free_page, v.scratch, ex::ManifestLevel::Full, ex::kManifestBudget, &plan);
     EXPECT_EQ(s.code(), Err::BadProperty);
     EXPECT_NE(std::string(s.message()).find("not preserved"), std::string::npos) << s.message();
+}
+
+// A kernel booted with KHO state shows no kho/out/fdt, only its sub-FDTs
+// (root_fdt_scan.h). The blobs debugfs would show are the bytes at each
+// sub-node's address in the captured state, as Linux A's FDT names them.
+std::vector<ex::SubtreeBlob> subtree_blobs(const kho::PhysMem& mem, uint64_t fdt) {
+    auto state = std::make_unique<kho::KhoState>();
+    EXPECT_TRUE(kho::read_kho_fdt(mem, fdt, state.get()));
+    std::vector<ex::SubtreeBlob> out;
+    for (size_t i = 0; i < state->subnode_count; i++) {
+        const kho::KhoSubnode& n = state->subnodes[i];
+        const uint8_t* at = mem.view(n.blob_phys, n.blob_size);
+        EXPECT_NE(at, nullptr) << n.name;
+        if (at) out.push_back({n.name, std::string(reinterpret_cast<const char*>(at), n.blob_size)});
+    }
+    return out;
+}
+
+const std::vector<Range> kScanRam = {{0x100000, kRamTop}};
+
+TEST_P(ExportVector, ScanFindsTheRootFdtByItsSubFdts) {
+    std::vector<ex::SubtreeBlob> blobs = subtree_blobs(mem, v.fdt);
+    ASSERT_FALSE(blobs.empty());
+    ex::RootScan scan;
+    kho::Status s = ex::scan_root_fdt(mem, kScanRam, blobs, &scan);
+    ASSERT_TRUE(s) << s.message();
+    EXPECT_EQ(scan.fdt_addr, v.fdt);
+    EXPECT_GE(scan.fdt_pages, 1u);  // the root itself begins with the magic
+}
+
+TEST_P(ExportVector, ScanRefusesWhenNoRootNamesTheseBlobs) {
+    // The incoming state's root names other blobs (kexec-metadata counts
+    // the kexecs): one byte of difference and the page is not this kernel's.
+    std::vector<ex::SubtreeBlob> blobs = subtree_blobs(mem, v.fdt);
+    ASSERT_FALSE(blobs.empty());
+    blobs.back().bytes.back() ^= 0x01;
+    ex::RootScan scan;
+    kho::Status s = ex::scan_root_fdt(mem, kScanRam, blobs, &scan);
+    EXPECT_EQ(s.code(), Err::BadFdt);
+    EXPECT_NE(std::string(s.message()).find("no page of RAM"), std::string::npos) << s.message();
+}
+
+TEST_P(ExportVector, ScanRefusesTwoRootsNamingTheSameBlobs) {
+    std::vector<ex::SubtreeBlob> blobs = subtree_blobs(mem, v.fdt);
+    ASSERT_TRUE(mem.write(kFreePage, mem.view(v.fdt, kPage), kPage));
+    ex::RootScan scan;
+    kho::Status s = ex::scan_root_fdt(mem, kScanRam, blobs, &scan);
+    EXPECT_EQ(s.code(), Err::BadFdt);
+    EXPECT_NE(std::string(s.message()).find("2 pages of RAM"), std::string::npos) << s.message();
+}
+
+TEST_P(ExportVector, ScanNeedsASubFdtToGoBy) {
+    ex::RootScan scan;
+    EXPECT_EQ(ex::scan_root_fdt(mem, kScanRam, {}, &scan).code(), Err::BadProperty);
 }
 
 INSTANTIATE_TEST_SUITE_P(Linux72, ExportVector,

@@ -1,6 +1,8 @@
 // `khotool export` command line and flow (export.h says what and why).
 #include "export.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -88,24 +90,38 @@ int fail_io(const std::string& what) {
 
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
-// What Linux shows: the FDT copy, the scratch lists, the RAM map.
+// What Linux shows: the FDT copy (or, on a kernel booted with KHO state,
+// which shows none, its sub-FDTs: root_fdt_scan.h), the scratch lists, the
+// RAM map.
 struct LinuxView {
     std::string fdt;
+    std::vector<SubtreeBlob> subtrees;
     std::vector<abi::KhoScratch> scratch;
     std::vector<Range> ram;
 };
 
+// True if this kernel was booted with KHO state: debugfs kho/in beside out.
+bool booted_with_kho(const Options& o) {
+    std::string in = o.debugfs + "/../in";
+    return access(in.c_str(), F_OK) == 0;
+}
+
+// The root FDT's copy, or the sub-FDTs when the kernel shows no copy.
+std::string read_root_view(const Options& o, LinuxView* v) {
+    if (read_small_file(o.debugfs + "/fdt", &v->fdt, 4096)) return "";
+    if (errno == ENOENT && booted_with_kho(o)) return read_sub_fdts(o.debugfs + "/sub_fdts", &v->subtrees);
+    return errno_text(o.debugfs + "/fdt") + " (kho=on? debugfs mounted?)";
+}
+
 // Reads and parses them; on failure prints the error line and sets *rc.
 bool read_linux_view(const Options& o, LinuxView* v, int* rc) {
     std::string phys, len, iomem;
-    std::string err;
-    if (!read_small_file(o.debugfs + "/fdt", &v->fdt, 4096))
-        err = errno_text(o.debugfs + "/fdt") + " (kho=on? debugfs mounted?)";
-    else if (!read_small_file(o.debugfs + "/scratch_phys", &phys, 65536))
+    std::string err = read_root_view(o, v);
+    if (err.empty() && !read_small_file(o.debugfs + "/scratch_phys", &phys, 65536))
         err = errno_text(o.debugfs + "/scratch_phys");
-    else if (!read_small_file(o.debugfs + "/scratch_len", &len, 65536))
+    if (err.empty() && !read_small_file(o.debugfs + "/scratch_len", &len, 65536))
         err = errno_text(o.debugfs + "/scratch_len");
-    else if (!read_small_file(o.iomem, &iomem, 1 << 20))
+    if (err.empty() && !read_small_file(o.iomem, &iomem, 1 << 20))
         err = errno_text(o.iomem);
     if (!err.empty()) {
         *rc = fail_io(err);
@@ -200,6 +216,25 @@ void warn_clobbered(const Options& o, const ExportPlan& plan) {
                  "(KhoProbeResult): %s; khoboot will refuse it (kho-clobbered)\n", list.c_str());
 }
 
+// The root FDT's bytes as the kernel shows them, or, when it shows none,
+// as RAM holds them at the page that names its sub-FDTs.
+Status root_fdt_bytes(const Options& o, const PhysMem& mem, const LinuxView& v, std::string* out) {
+    if (!v.fdt.empty()) {
+        *out = v.fdt;
+        return Status::ok();
+    }
+    RootScan scan;
+    KHO_TRY(scan_root_fdt(mem, v.ram, v.subtrees, &scan));
+    const uint8_t* page = mem.view(scan.fdt_addr, abi::kRootFdtSize);
+    if (!page) return Status::error(Err::OutOfRam, "root FDT page 0x%llx unreadable", (unsigned long long)scan.fdt_addr);
+    out->assign(reinterpret_cast<const char*>(page), abi::kRootFdtSize);
+    if (o.verbose)
+        std::printf("root-fdt 0x%llx found by its %zu sub-FDT(s) in RAM (this kernel was booted with KHO state: "
+                    "no debugfs kho/out/fdt; %llu pages begin with the FDT magic)\n",
+                    (unsigned long long)scan.fdt_addr, v.subtrees.size(), (unsigned long long)scan.fdt_pages);
+    return Status::ok();
+}
+
 // Finds and checks the state; prints the error line itself on failure.
 bool plan_state(const Options& o, const LinuxView& v, ExportPlan* plan) {
     DevMem mem;
@@ -210,7 +245,9 @@ bool plan_state(const Options& o, const LinuxView& v, ExportPlan* plan) {
         return false;
     }
     FdtLocation where;
-    Status s = locate_root_fdt(mem, reinterpret_cast<const uint8_t*>(v.fdt.data()), v.fdt.size(), &where);
+    std::string fdt;
+    Status s = root_fdt_bytes(o, mem, v, &fdt);
+    if (s) s = locate_root_fdt(mem, reinterpret_cast<const uint8_t*>(fdt.data()), fdt.size(), &where);
     if (s) s = plan_export(mem, where.fdt_addr, v.scratch, o.level, kManifestBudget, plan);
     if (s) return true;
     if (mem.last_errno())

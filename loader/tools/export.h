@@ -20,6 +20,7 @@
 #include "efivarfs.h"
 #include "export_plan.h"
 #include "linux_sources.h"
+#include "root_fdt_scan.h"
 #include "root_fdt_search.h"
 
 namespace kho::tools {

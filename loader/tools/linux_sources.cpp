@@ -1,10 +1,12 @@
 #include "linux_sources.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
+#include <cstring>
 #include <cstdlib>
 
 #include "abi/khoboot_vendor.h"
@@ -130,6 +132,25 @@ bool read_small_file(const std::string& path, std::string* out, size_t limit) {
     }
     close(fd);
     return true;
+}
+
+std::string read_sub_fdts(const std::string& dir, std::vector<SubtreeBlob>* out) {
+    out->clear();
+    DIR* d = opendir(dir.c_str());
+    if (!d) return dir + ": " + std::strerror(errno);
+    std::string err;
+    while (struct dirent* e = readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        SubtreeBlob b{e->d_name, {}};
+        // A sub-FDT is at most a few pages; 1 MiB bounds a wrong path.
+        if (!read_small_file(dir + "/" + b.name, &b.bytes, 1 << 20)) {
+            err = dir + "/" + b.name + ": " + std::strerror(errno);
+            break;
+        }
+        out->push_back(std::move(b));
+    }
+    closedir(d);
+    return err;
 }
 
 }  // namespace kho::tools::exporting

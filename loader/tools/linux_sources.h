@@ -11,6 +11,7 @@
 #include "abi/kho_scratch.h"
 #include "loader/range_set.h"
 #include "loader/status.h"
+#include "root_fdt_scan.h"
 
 namespace kho::tools::exporting {
 
@@ -28,5 +29,9 @@ Status parse_iomem_ram(const std::string& text, std::vector<Range>* out);
 // so read until EOF); stops after `limit` bytes plus one buffer. False with
 // errno set on failure.
 bool read_small_file(const std::string& path, std::string* out, size_t limit);
+
+// Every blob of debugfs kho/out/sub_fdts (`dir`), by name. "" or an error
+// message naming the file.
+std::string read_sub_fdts(const std::string& dir, std::vector<SubtreeBlob>* out);
 
 }  // namespace kho::tools::exporting

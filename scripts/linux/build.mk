@@ -29,7 +29,7 @@ $(LINUX_CHAIN_INIT): scripts/linux/chain-init.c $(LINUX_VENDOR_C_H) | $(DEPS_STA
 
 # The export command and its parts (export.h lists them), and the shared
 # command-line helpers inspect (included by test_inspect.cpp) uses too.
-EXPORT_OBJS := $(addprefix loader/tools/,export.o export_plan.o root_fdt_search.o \
+EXPORT_OBJS := $(addprefix loader/tools/,export.o export_plan.o root_fdt_search.o root_fdt_scan.o \
 	linux_sources.o dev_mem.o efivarfs.o cli.o reboot_plan.o boot_options.o probe_result.o)
 $(HOST)/unit_tests: $(addprefix $(HOST)/,$(EXPORT_OBJS))
 $(ASAN)/unit_tests: $(addprefix $(ASAN)/,$(EXPORT_OBJS))

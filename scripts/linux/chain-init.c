@@ -28,7 +28,12 @@
  *   later hops, or khochain.role=consumer
  *             report what the kernel received (debugfs kho/in), with
  *             khochain.status=1 run `khotool status --json` (what khoboot
- *             recorded in KhoBootStatus), and power off, which ends QEMU.
+ *             recorded in KhoBootStatus), and power off, which ends QEMU;
+ *   with khochain.hops=N (default 2), hops 2..N-1 report what they
+ *   received, then export the state this kernel preserves in its turn
+ *   (khotool export finds its root FDT by its sub-FDTs: a kernel booted
+ *   with KHO state has no debugfs kho/out/fdt) and reboot warm again: a
+ *   chain of N kernels, the hop number kept in KhoChainHop.
  *
  * Every line starts with "LINUX_INIT: " (a protocol tag of the scenarios).
  * Any failure prints "LINUX_INIT: fail ..." and powers off: a chain never
@@ -38,12 +43,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/reboot.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
@@ -157,12 +164,31 @@ static const char *param(const char *cmdline, const char *key, char *out, size_t
 }
 
 /* One write() of attributes + data, as efivarfs requires. */
+/* efivarfs makes a variable's file immutable unless its GUID is on the
+ * kernel's list of variables safe to change (fs/efivarfs/inode.c): a
+ * later hop clears that before it rewrites KhoChainHop. */
+static void make_writable(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int flags;
+
+	if (fd < 0)
+		return;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL)) {
+		flags &= ~FS_IMMUTABLE_FL;
+		(void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
+	}
+	close(fd);
+}
+
 static int set_hop_variable(uint8_t hop)
 {
 	uint8_t buf[5] = { 0x07, 0, 0, 0, hop }; /* NV | BS | RT, then data */
-	int fd = open(HOP_VAR, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	int fd;
 	ssize_t n;
 
+	make_writable(HOP_VAR);
+	fd = open(HOP_VAR, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
 	n = write(fd, buf, sizeof(buf));
@@ -260,12 +286,20 @@ static void set_boot_next(const char *entry)
 	say("boot-next entry=%s option=Boot%04X", entry, NEXT_OPTION);
 }
 
+/* The hop this boot is: 1 without KhoChainHop, else one past its value. */
+static int current_hop(void)
+{
+	uint8_t buf[5];
+
+	return slurp(HOP_VAR, (char *)buf, sizeof(buf)) == (long)sizeof(buf) ? buf[4] + 1 : 1;
+}
+
 static void reboot_warm(const char *next_entry)
 {
 	if (next_entry)
 		set_boot_next(next_entry);
 
-	if (set_hop_variable(1))
+	if (set_hop_variable((uint8_t)current_hop()))
 		fail("write " HOP_VAR);
 	say("reboot warm uptime=%.2f", uptime());
 	sync();
@@ -422,10 +456,10 @@ static void report_consumer(void)
 int main(void)
 {
 	static char cmdline[4096];
-	char role[32], hop1[32], wait_s[16], keep[16], next[64], stale[8], status_opt[8];
+	char role[32], hop1[32], wait_s[16], keep[16], next[64], stale[8], status_opt[8], hops_opt[8];
 	const char *next_entry;
 	struct stat st;
-	int consumer;
+	int consumer, hops;
 	long n;
 	int fd;
 
@@ -458,11 +492,19 @@ int main(void)
 	if (!param(cmdline, "khochain.keep-mb", keep, sizeof(keep)))
 		strcpy(keep, "48");
 	next_entry = param(cmdline, "khochain.next", next, sizeof(next));
+	hops = param(cmdline, "khochain.hops", hops_opt, sizeof(hops_opt)) ? atoi(hops_opt) : 2;
 
 	consumer = !strcmp(role, "consumer") || stat(HOP_VAR, &st) == 0;
 	say("start role=%s hop1=%s kho_in=%s efi=%s uptime=%.2f",
 	    consumer ? "consumer" : "first", hop1, stat(KHO_DBG "/in", &st) ? "no" : "yes",
 	    stat(EFIVARS, &st) ? "no" : "yes", uptime());
+	if (consumer && current_hop() < hops) {
+		report_consumer();
+		say("hop %d of %d: export again", current_hop(), hops);
+		if (run_khotool((char *[]){ "export", "--verbose", NULL }) != 0)
+			fail("khotool export (a middle hop)");
+		reboot_warm(NULL);
+	}
 	if (consumer) {
 		report_consumer();
 		/* khochain.status=1: what khoboot recorded for this boot

@@ -27,6 +27,11 @@ khoboot's full verification (kho-verify=full) refuses a state the firmware
 touched, as arm64-linux-kho-clobbered shows.
 
   arm64-linux-kho-chain  Linux A -> khoboot -> Linux B, the checks above
+  arm64-linux-3hop       Linux A -> B -> C: B, itself booted with A's state,
+                         exports the state it preserves in its turn
+                         (khochain.hops=3; khotool export finds its root FDT
+                         by its sub-FDTs, loader/tools/root_fdt_scan.h) and
+                         C finds it
   arm64-linux-kho-clobbered  the same chain with -m 2G: all RAM is below
                          4 GiB, Linux A's preserved pages start at the bottom
                          of RAM, which QEMU (its DTB for the firmware) and
@@ -173,6 +178,10 @@ FIRST_HOP = [r"KHOBOOT: kho none",
              r"KHOBOOT: boot entry=linux mode=cold .*",
              r"LINUX_INIT: start role=first hop1=export kho_in=no efi=yes .*",
              r"LINUX_INIT: kho_test preserved .*"]
+# A kernel that was handed a state exports its own: khotool finds the root
+# FDT by its sub-FDTs, the kernel shows no kho/out/fdt.
+MIDDLE_HOP = [r"LINUX_INIT: hop 2 of 3: export again",
+              r"LINUX_INIT: khotool root-fdt 0x[0-9a-f]+ found by its 1 sub-FDT\(s\) in RAM .*"]
 # Every handover is checked in full against khotool export's manifest.
 VERIFIED = r"KHOBOOT: verify level=full entries=[1-9]\d* bytes=[1-9]\d* us=\d+"
 
@@ -195,6 +204,24 @@ SCENARIOS = [
             Custom(linux_kho.check_same_state, "khoboot saw the state khotool exported"),
             Custom(check_blocks_protected, "every block Linux B reserved was protected"),
             Custom(check_clear_of_firmware, "the state avoids what AAVMF rewrites"),
+        ])],
+    ),
+    Scenario(
+        name="arm64-linux-3hop",
+        description="arm64: three real KHO kernels through the firmware: Linux A preserves "
+                    "(test_kho), B restores it and exports the state it preserves in its turn "
+                    "(found by its sub-FDTs: B shows no kho/out/fdt), C finds that one; two warm "
+                    "resets, khoboot verifies and hands over both",
+        loader="build/aarch64/khoboot.efi",
+        entries=[_entry("khochain.hops=3")], requires=REQUIRES, tags=TAGS, prepare=_prepare,
+        runs=[Run(memory=MEMORY, firmware="aavmf", timeout=600, expect_exit=0, checks=NO_TROUBLE + [
+            InOrder(FIRST_HOP + handed_over(r"\S*kho_test\S*") + MIDDLE_HOP
+                    + handed_over("kexec-metadata") + [r"LINUX_INIT: done .*"]),
+            Count(r"KHOBOOT: start .*", 3),
+            Count(VERIFIED, 2),
+            Count(r"KHO: found kexec handover data\.", 2),
+            Count(r"test_kho: KHO restore succeeded", 1),
+            Custom(check_clear_of_firmware, "every hop's state avoids what AAVMF rewrites"),
         ])],
     ),
     Scenario(

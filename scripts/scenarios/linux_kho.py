@@ -31,6 +31,9 @@ whose load options name the khoboot entry, once):
                         it must end in a khoboot error, not in Linux B
   linux-export-refused  khotool export on a kernel without kho=on: one error
                         line, no descriptor left behind
+  linux-kho-3hop        Linux A -> B -> C: B, itself booted with A's state,
+                        exports its own (khochain.hops=3; found by its
+                        sub-FDTs, loader/tools/root_fdt_scan.h), C finds it
 """
 from __future__ import annotations
 
@@ -339,6 +342,36 @@ SCENARIOS = [
             Custom(check_blocks_ram_and_clear, "reserved blocks are RAM, clear of the placement"),
             Custom(check_clear_of_firmware, "the state avoids what OVMF rewrites"),
             Custom(report_timings, "timings"),
+        ])],
+    ),
+    Scenario(
+        name="linux-kho-3hop",
+        description="three real KHO kernels through the firmware: Linux A preserves (test_kho), "
+                    "B restores it and exports the state it preserves in its turn (found by its "
+                    "sub-FDTs: B shows no kho/out/fdt), C finds that one",
+        entries=[_linux_entry(f"kho=on {KHO_SCRATCH} khochain.hops=3")],
+        requires=REQUIRES, tags=TAGS,
+        prepare=lambda ctx: _prepare(ctx),
+        runs=[Run(memory=MEMORY, timeout=420, expect_exit=0, checks=NO_TROUBLE + [
+            InOrder([r"LINUX_INIT: khotool export ok compatible=kho-v4 .*",
+                     r"LINUX_INIT: reboot warm .*",
+                     r"KHOBOOT: boot entry=linux mode=kho .*",
+                     r"KHO: found kexec handover data\.",
+                     r"test_kho: KHO restore succeeded",
+                     r"LINUX_INIT: consumer kho_in=yes fdt_magic=ok subtrees=kexec-metadata,kho_test",
+                     r"LINUX_INIT: hop 2 of 3: export again",
+                     r"LINUX_INIT: khotool root-fdt 0x[0-9a-f]+ found by its 1 sub-FDT\(s\) in RAM .*",
+                     r"LINUX_INIT: khotool export ok compatible=kho-v4 .*",
+                     r"LINUX_INIT: reboot warm .*",
+                     r"KHOBOOT: kho found compatible=kho-v4 .*",
+                     r"KHOBOOT: boot entry=linux mode=kho .*",
+                     r"KHO: found kexec handover data\.",
+                     r"LINUX_INIT: consumer kho_in=yes fdt_magic=ok subtrees=kexec-metadata",
+                     r"LINUX_INIT: done .*"]),
+            Count(r"KHOBOOT: start .*", 3),
+            Count(r"KHO: found kexec handover data\.", 2),
+            NoLine(r"KHOBOOT: error .*"),
+            Custom(check_clear_of_firmware, "every hop's state avoids what OVMF rewrites"),
         ])],
     ),
     Scenario(
