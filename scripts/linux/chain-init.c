@@ -459,7 +459,7 @@ int main(void)
 	char role[32], hop1[32], wait_s[16], keep[16], next[64], stale[8], status_opt[8], hops_opt[8];
 	const char *next_entry;
 	struct stat st;
-	int consumer, hops;
+	int consumer, hop, hops;
 	long n;
 	int fd;
 
@@ -498,9 +498,10 @@ int main(void)
 	say("start role=%s hop1=%s kho_in=%s efi=%s uptime=%.2f",
 	    consumer ? "consumer" : "first", hop1, stat(KHO_DBG "/in", &st) ? "no" : "yes",
 	    stat(EFIVARS, &st) ? "no" : "yes", uptime());
-	if (consumer && current_hop() < hops) {
+	hop = current_hop();
+	if (consumer && hop < hops) {
 		report_consumer();
-		say("hop %d of %d: export again", current_hop(), hops);
+		say("hop %d of %d: export again", hop, hops);
 		if (run_khotool((char *[]){ "export", "--verbose", NULL }) != 0)
 			fail("khotool export (a middle hop)");
 		reboot_warm(NULL);

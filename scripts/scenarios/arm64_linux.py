@@ -103,16 +103,7 @@ def _entry(options: str = "") -> Entry:
                  options=f"{LINUX_BASE} {options}".strip(), keys={"kho-verify": "full"})
 
 
-def check_clear_of_firmware(lines: list[str]) -> str | None:
-    protect = linux_kho._ranges(lines, r"LINUX_INIT: khotool protect (0x[0-9a-f]+)-(0x[0-9a-f]+)")
-    if not protect:
-        return "no 'LINUX_INIT: khotool protect' lines"
-    for s, e in protect:
-        for a, b in FIRMWARE_WRITES:
-            if s < b and a < e:
-                return (f"preserved 0x{s:x}-0x{e:x} lies in 0x{a:x}-0x{b:x}, which AAVMF rewrites "
-                        f"across a warm reset: the VM setup no longer keeps the state safe")
-    return None
+check_clear_of_firmware = linux_kho.clear_of_firmware("AAVMF", FIRMWARE_WRITES)
 
 
 def _efi_map(lines: list[str]) -> list[tuple[int, int, str]]:

@@ -235,14 +235,23 @@ def check_same_state(lines: list[str]) -> str | None:
     return None
 
 
-def check_clear_of_firmware(lines: list[str]) -> str | None:
-    protect = _ranges(lines, r"LINUX_INIT: khotool protect (0x[0-9a-f]+)-(0x[0-9a-f]+)")
-    for s, e in protect:
-        for a, b in FIRMWARE_WRITES:
-            if s < b and a < e:
-                return (f"preserved 0x{s:x}-0x{e:x} lies in 0x{a:x}-0x{b:x}, which OVMF rewrites "
-                        f"across a warm reset: the default VM setup no longer keeps the state safe")
-    return None
+def clear_of_firmware(firmware: str, writes: list[tuple[int, int]]):
+    """A check: every range khotool export listed lies outside `writes`,
+    what `firmware` rewrites across a warm reset in this VM setup."""
+    def check(lines: list[str]) -> str | None:
+        protect = _ranges(lines, r"LINUX_INIT: khotool protect (0x[0-9a-f]+)-(0x[0-9a-f]+)")
+        if not protect:
+            return "no 'LINUX_INIT: khotool protect' lines"
+        for s, e in protect:
+            for a, b in writes:
+                if s < b and a < e:
+                    return (f"preserved 0x{s:x}-0x{e:x} lies in 0x{a:x}-0x{b:x}, which {firmware} rewrites "
+                            f"across a warm reset: the VM setup no longer keeps the state safe")
+        return None
+    return check
+
+
+check_clear_of_firmware = clear_of_firmware("OVMF", FIRMWARE_WRITES)
 
 
 def report_timings(lines: list[str]) -> None:

@@ -53,12 +53,14 @@ NO_TROUBLE = [NoLine(r"WARNING: .*"), NoLine(r"BUG: .*"), NoLine(r"Kernel panic 
               NoLine(r"LUO_CHAIN: fail .*"), NoLine(r"KHOBOOT_HANDOFF: error .*"),
               NoLine(r"KHOBOOT: error .*")]
 
-def _prepare(ctx, tests: list[str]) -> None:
+def _prepare(ctx, tests: list[str], initramfs_args: list = ()) -> None:
+    """The KHO kernel and an initramfs with `tests` (initramfs_args: more
+    arguments to build-luo-initramfs, e.g. another --handoff)."""
     bzimage = kho_kernel(ctx)
     out = ctx.workdir / "luo"
     ctx.run(["scripts/linux/build-luo-selftests", "--out", out, *tests])
     initrd = ctx.workdir / "luo-initramfs.cpio.gz"
-    ctx.run(["scripts/linux/build-luo-initramfs", "--tests", out, "--out", initrd])
+    ctx.run(["scripts/linux/build-luo-initramfs", "--tests", out, *initramfs_args, "--out", initrd])
     for e in ctx.scenario.entries:
         e.linux = bzimage
         e.initrd = [str(initrd)]

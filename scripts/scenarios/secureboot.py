@@ -419,18 +419,13 @@ def _prepare_luo(ctx):
     kexecs (make sign's job); an unsigned copy of the handoff image goes in
     the initramfs too, for the first try that lockdown must refuse."""
     from scenarios import luo
-    from lib.kho_kernel import kho_kernel
-    tests = ["luo_kexec_simple"]
-    out = ctx.workdir / "luo"
-    ctx.run(["scripts/linux/build-luo-selftests", "--out", out, *tests])
     handoff = ctx.root / luo.HANDOFF
     signed = _sign(ctx, handoff, ctx.workdir / "khoboot-handoff.bzImage")
-    initrd = ctx.workdir / "luo-initramfs.cpio.gz"
-    ctx.run(["scripts/linux/build-luo-initramfs", "--tests", out, "--handoff", signed,
-             "--extra", f"{handoff}=khoboot-handoff-unsigned.bzImage", "--out", initrd])
-    kernel = _sign(ctx, kho_kernel(ctx), ctx.workdir / "bzImage")
-    for e in ctx.scenario.entries:
-        e.linux, e.initrd = str(kernel), [str(initrd)]
+    luo._prepare(ctx, ["luo_kexec_simple"], ["--handoff", signed,
+                                             "--extra", f"{handoff}=khoboot-handoff-unsigned.bzImage"])
+    kernel = _sign(ctx, ctx.scenario.entries[0].linux, ctx.workdir / "bzImage")
+    for e in ctx.scenario.entries:     # both LUO entries boot the same kernel
+        e.linux = str(kernel)
     shutil.copyfile(SNAKEOIL_VARS, ctx.vars_path)
     ctx.scenario.loader = str(_sign(ctx, ctx.root / ctx.scenario.loader, ctx.workdir / "BOOTX64.EFI"))
 
