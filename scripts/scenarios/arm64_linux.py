@@ -32,7 +32,8 @@ touched, as arm64-linux-kho-clobbered shows.
                          (khochain.hops=3; khotool export finds its root FDT
                          by its sub-FDTs, loader/tools/root_fdt_scan.h) and
                          C finds it
-  arm64-linux-kho-clobbered  the same chain with -m 2G: all RAM is below
+  arm64-linux-kho-clobbered  (not default: depends on where Linux A's
+                         pages fall) the same chain with -m 2G: all RAM is below
                          4 GiB, Linux A's preserved pages start at the bottom
                          of RAM, which QEMU (its DTB for the firmware) and
                          AAVMF write again at the reset; khoboot must refuse
@@ -219,7 +220,10 @@ SCENARIOS = [
         name="arm64-linux-kho-clobbered",
         description="arm64: the real chain with -m 2G, where Linux A's preserved pages sit at the "
                     "bottom of RAM that QEMU and AAVMF write again at the reset: khoboot's full "
-                    "verification refuses the state, Linux B boots cold, never on a corrupted state",
+                    "verification refuses the state, Linux B boots cold, never on a corrupted state "
+                    "(not default: whether a preserved page falls in the 512 KiB QEMU rewrites "
+                    "varies from run to run; when none does, the handover is rightly made)",
+        default=False,
         loader="build/aarch64/khoboot.efi",
         entries=[_entry()], requires=REQUIRES, tags=TAGS, prepare=_prepare,
         runs=[Run(memory="2G", firmware="aavmf", timeout=420, expect_exit=0, checks=[
